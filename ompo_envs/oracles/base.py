@@ -1,0 +1,237 @@
+"""The preference-oracle protocol: P(a ≻ b | context) for batches of (context, a, b).
+
+A *context* is a conversation, a list of ``{"role": ..., "content": ...}`` messages that ends with
+the turn being answered; ``a`` and ``b`` are two candidate answers. Every oracle guarantees
+
+* P(a ≻ b) + P(b ≻ a) = 1 (both orders are scored and combined, never one order alone);
+* P(a ≻ a) = ½ exactly;
+* values in [0, 1]; a NaN or inf from a model raises instead of being passed on.
+
+Subclasses implement :meth:`PreferenceOracle._ordered_logits` (a logit that "the first answer
+wins" for one presentation order; the base combines both orders as σ(ℓ(a, b) − ℓ(b, a)), the
+PairRM rule) or override :meth:`PreferenceOracle._preference_batch` for another combination.
+The base owns validation, batching, the optional cache and the CUDA out-of-memory back-off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+Message = Mapping[str, str]
+Conversation = Sequence[Message]
+ROLES = ("system", "user", "assistant")
+
+
+class OracleError(RuntimeError):
+    """A preference model produced something unusable (NaN, inf, a wrong shape)."""
+
+
+def validate_conversation(context: Any, *, where: str = "context") -> list[dict[str, str]]:
+    """Return ``context`` as a list of ``{"role", "content"}`` dicts, or raise a clear error."""
+    if isinstance(context, str) or not isinstance(context, Sequence):
+        raise TypeError(
+            f"{where} must be a list of {{'role': ..., 'content': ...}} messages, "
+            f"got {type(context).__name__}"
+        )
+    if len(context) == 0:
+        raise ValueError(f"{where} is empty: it must hold at least the user turn being answered")
+    messages = []
+    for i, message in enumerate(context):
+        if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
+            raise TypeError(f"{where}[{i}] must be a dict with 'role' and 'content', got {message!r}")
+        if message["role"] not in ROLES:
+            raise ValueError(f"{where}[{i}]['role'] must be one of {ROLES}, got {message['role']!r}")
+        if not isinstance(message["content"], str):
+            raise TypeError(
+                f"{where}[{i}]['content'] must be a string, got {type(message['content']).__name__}"
+            )
+        messages.append({"role": message["role"], "content": message["content"]})
+    return messages
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function σ(x) = 1 / (1 + e^{−x})."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    positive = x >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-x[positive]))
+    exp_x = np.exp(x[~positive])
+    out[~positive] = exp_x / (1.0 + exp_x)
+    return out
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is optional
+        return False
+    return isinstance(error, torch.cuda.OutOfMemoryError)
+
+
+class PreferenceOracle:
+    """Base class of every preference model: P(a ≻ b | context), batched and symmetric.
+
+    Args:
+        batch_size: Pairs per model call (each pair is scored in both orders). Halved and retried
+            on CUDA out-of-memory, down to 1; the smaller size is kept for later calls.
+        cache_size: Number of ``(context, a, b)`` results kept in an LRU cache; 0 disables it.
+    """
+
+    def __init__(self, *, batch_size: int = 16, cache_size: int = 0) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(f"cache_size must be an integer >= 0, got {cache_size!r}")
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, float] = OrderedDict()
+        self.cache_hits = 0
+
+    # ------------------------------------------------------------------ to implement
+    def _ordered_logits(
+        self, contexts: list[list[dict[str, str]]], first: list[str], second: list[str]
+    ) -> np.ndarray:
+        """Return, per item, a logit that ``first`` beats ``second`` in this presentation order."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _ordered_logits or _preference_batch"
+        )
+
+    def _preference_batch(
+        self, contexts: list[list[dict[str, str]]], answers_a: list[str], answers_b: list[str]
+    ) -> np.ndarray:
+        """Return P(a ≻ b) for one batch: σ(ℓ(a, b) − ℓ(b, a)), both orders in one model call."""
+        n = len(contexts)
+        logits = np.asarray(
+            self._ordered_logits(contexts + contexts, answers_a + answers_b, answers_b + answers_a),
+            dtype=np.float64,
+        ).reshape(-1)
+        if logits.shape != (2 * n,):
+            raise OracleError(f"the model returned {logits.shape[0]} logits for {2 * n} inputs")
+        if not np.all(np.isfinite(logits)):
+            raise OracleError(f"the model returned non-finite logits {logits.tolist()}")
+        return sigmoid(logits[:n] - logits[n:])
+
+    # ------------------------------------------------------------------ public API
+    def compare(
+        self,
+        contexts: Sequence[Conversation],
+        answers_a: Sequence[str],
+        answers_b: Sequence[str],
+    ) -> np.ndarray:
+        """Return P(answers_a[i] ≻ answers_b[i] | contexts[i]) for every i, shape (n,), float64.
+
+        Raises:
+            ValueError / TypeError: Mismatched lengths, an empty or malformed context, or an
+                answer that is not a string.
+            OracleError: The model produced a non-finite or out-of-range value.
+        """
+        for name, seq in (("answers_a", answers_a), ("answers_b", answers_b)):
+            if isinstance(seq, str) or not isinstance(seq, Sequence):
+                raise TypeError(f"{name} must be a list of strings, got {type(seq).__name__}")
+        if isinstance(contexts, str) or not isinstance(contexts, Sequence):
+            raise TypeError(f"contexts must be a list of conversations, got {type(contexts).__name__}")
+        if not len(contexts) == len(answers_a) == len(answers_b):
+            raise ValueError(
+                f"contexts, answers_a and answers_b must have the same length, got "
+                f"{len(contexts)}, {len(answers_a)} and {len(answers_b)}"
+            )
+        convs = [validate_conversation(c, where=f"contexts[{i}]") for i, c in enumerate(contexts)]
+        for name, seq in (("answers_a", answers_a), ("answers_b", answers_b)):
+            for i, answer in enumerate(seq):
+                if not isinstance(answer, str):
+                    raise TypeError(f"{name}[{i}] must be a string, got {type(answer).__name__}")
+        result = np.full(len(convs), np.nan)
+        todo: list[int] = []
+        for i, (conv, a, b) in enumerate(zip(convs, answers_a, answers_b, strict=True)):
+            if a == b:
+                result[i] = 0.5
+                continue
+            cached = self._cache_get(self._cache_key(conv, a, b))
+            if cached is None:
+                todo.append(i)
+            else:
+                result[i] = cached
+        if todo:
+            values = self._run_batches(
+                [convs[i] for i in todo], [answers_a[i] for i in todo], [answers_b[i] for i in todo]
+            )
+            result[todo] = values
+            for i, value in zip(todo, values, strict=True):
+                self._cache_put(self._cache_key(convs[i], answers_a[i], answers_b[i]), float(value))
+        return result
+
+    __call__ = compare
+
+    def compare_one(self, context: Conversation, answer_a: str, answer_b: str) -> float:
+        """Return P(answer_a ≻ answer_b | context) for a single pair."""
+        return float(self.compare([context], [answer_a], [answer_b])[0])
+
+    def clear_cache(self) -> None:
+        """Drop every cached result."""
+        self._cache.clear()
+
+    # ------------------------------------------------------------------ internals
+    def _run_batches(
+        self, contexts: list[list[dict[str, str]]], answers_a: list[str], answers_b: list[str]
+    ) -> np.ndarray:
+        out = np.empty(len(contexts))
+        start = 0
+        while start < len(contexts):
+            stop = min(start + self.batch_size, len(contexts))
+            try:
+                values = self._preference_batch(
+                    contexts[start:stop], answers_a[start:stop], answers_b[start:stop]
+                )
+            except Exception as error:
+                if not _is_out_of_memory(error) or self.batch_size == 1:
+                    raise
+                self.batch_size = max(1, self.batch_size // 2)
+                _empty_cuda_cache()
+                continue
+            out[start:stop] = self._check(values, stop - start)
+            start = stop
+        return out
+
+    @staticmethod
+    def _check(values: Any, n: int) -> np.ndarray:
+        array = np.asarray(values, dtype=np.float64).reshape(-1)
+        if array.shape != (n,):
+            raise OracleError(f"the model returned {array.shape[0]} preferences for {n} pairs")
+        if not np.all(np.isfinite(array)):
+            raise OracleError(f"the model returned non-finite preferences {array.tolist()}")
+        if np.any((array < 0.0) | (array > 1.0)):
+            raise OracleError(f"preferences must lie in [0, 1], got {array.tolist()}")
+        return array
+
+    @staticmethod
+    def _cache_key(context: list[dict[str, str]], a: str, b: str) -> str:
+        return json.dumps([context, a, b], ensure_ascii=False)
+
+    def _cache_get(self, key: str) -> float | None:
+        if self.cache_size == 0 or key not in self._cache:
+            return None
+        self._cache.move_to_end(key)
+        self.cache_hits += 1
+        return self._cache[key]
+
+    def _cache_put(self, key: str, value: float) -> None:
+        if self.cache_size == 0:
+            return
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+
+def _empty_cuda_cache() -> None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
