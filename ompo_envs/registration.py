@@ -27,6 +27,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "RockPaperScissors-v0": "ompo_envs.envs.rock_paper_scissors:RockPaperScissorsEnv",
     "RepeatedRockPaperScissors-v0": "ompo_envs.envs.rock_paper_scissors:RepeatedRockPaperScissorsEnv",
     "IntransitiveVoters-v0": "ompo_envs.envs.intransitive_voters:IntransitiveVotersEnv",
+    "MTBench101-v0": "ompo_envs.text.mt_bench_101:MTBench101Env",
 }
 
 
