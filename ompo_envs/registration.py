@@ -28,6 +28,9 @@ _ENTRY_POINTS: dict[str, str] = {
     "RepeatedRockPaperScissors-v0": "ompo_envs.envs.rock_paper_scissors:RepeatedRockPaperScissorsEnv",
     "IntransitiveVoters-v0": "ompo_envs.envs.intransitive_voters:IntransitiveVotersEnv",
     "MTBench101-v0": "ompo_envs.text.mt_bench_101:MTBench101Env",
+    "GSM8K-v0": "ompo_envs.text.reasoning:GSM8KEnv",
+    "MATH-v0": "ompo_envs.text.reasoning:MATHEnv",
+    "MATH500-v0": "ompo_envs.text.reasoning:MATH500Env",
 }
 
 
