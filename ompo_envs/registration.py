@@ -31,6 +31,8 @@ _ENTRY_POINTS: dict[str, str] = {
     "GSM8K-v0": "ompo_envs.text.reasoning:GSM8KEnv",
     "MATH-v0": "ompo_envs.text.reasoning:MATHEnv",
     "MATH500-v0": "ompo_envs.text.reasoning:MATH500Env",
+    "TextRockPaperScissors-v0": "ompo_envs.text.known_ne:TextRockPaperScissorsEnv",
+    "TextVoters-v0": "ompo_envs.text.known_ne:TextVotersEnv",
 }
 
 
