@@ -25,7 +25,9 @@ _ENTRY_POINTS: dict[str, str] = {
     "RandomGame-v0": "ompo_envs.envs.random_game:RandomGameEnv",
     "Gridworld-v0": "ompo_envs.envs.gridworld:GridworldEnv",
     "RockPaperScissors-v0": "ompo_envs.envs.rock_paper_scissors:RockPaperScissorsEnv",
-    "RepeatedRockPaperScissors-v0": "ompo_envs.envs.rock_paper_scissors:RepeatedRockPaperScissorsEnv",
+    "RepeatedRockPaperScissors-v0": (
+        "ompo_envs.envs.rock_paper_scissors:RepeatedRockPaperScissorsEnv"
+    ),
     "IntransitiveVoters-v0": "ompo_envs.envs.intransitive_voters:IntransitiveVotersEnv",
     "MTBench101-v0": "ompo_envs.text.mt_bench_101:MTBench101Env",
     "GSM8K-v0": "ompo_envs.text.reasoning:GSM8KEnv",
