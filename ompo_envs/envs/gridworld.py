@@ -61,8 +61,11 @@ def gridworld_game(
         raise ValueError(f"layout has unknown characters {sorted(unknown)}; use '#', 's', '.', A-C")
     if "".join(layout).count("s") != 1:
         raise ValueError("layout must contain exactly one start cell 's'")
-    for name, p in (("slip", slip), ("win_probability", win_probability),
-                    ("region_probability", region_probability)):
+    for name, p in (
+        ("slip", slip),
+        ("win_probability", win_probability),
+        ("region_probability", region_probability),
+    ):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], got {p}")
     grid = np.array([list(row) for row in layout])

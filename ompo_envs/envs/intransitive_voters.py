@@ -75,7 +75,10 @@ class IntransitiveVotersEnv(TabularGameEnv):
     - v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "intransitive_voters_v0", "render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "intransitive_voters_v0",
+        "render_modes": ["ansi"],
+    }
 
     def __init__(
         self, horizon: int = 1, reward_mode: str = "intermediate", render_mode: str | None = None

@@ -98,7 +98,10 @@ class RockPaperScissorsEnv(TabularGameEnv):
     - v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "rock_paper_scissors_v0", "render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "rock_paper_scissors_v0",
+        "render_modes": ["ansi"],
+    }
 
     def __init__(
         self, horizon: int = 1, reward_mode: str = "intermediate", render_mode: str | None = None
@@ -143,7 +146,10 @@ class RepeatedRockPaperScissorsEnv(TabularGameEnv):
     - v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "repeated_rock_paper_scissors_v0", "render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "repeated_rock_paper_scissors_v0",
+        "render_modes": ["ansi"],
+    }
 
     def __init__(
         self, horizon: int = 3, reward_mode: str = "intermediate", render_mode: str | None = None
