@@ -38,8 +38,9 @@ def repeated_rock_paper_scissors_game(
     """RPS over ``horizon`` stages where a player's state is its own previous throw.
 
     States: 0 = start, 1 + k = "last threw ACTIONS[k]"; f(1 + a | s, a) = 1. The stage reward
-    compares the two current throws only, so π*_h(·|s) is uniform at every stage and state and
-    the value is H/2 — but policies may condition on their own history, as LLM policies do.
+    compares the two current throws only, so a policy is an equilibrium exactly when its stage-h
+    marginal of throws is uniform at every h (e.g. uniform everywhere); the value is H/2.
+    Policies may condition on their own history, as LLM policies do.
     """
     transitions = np.zeros((4, 3, 4))
     transitions[:, np.arange(3), 1 + np.arange(3)] = 1.0
@@ -114,8 +115,8 @@ class RepeatedRockPaperScissorsEnv(TabularGameEnv):
 
     ## Description
     The multi-step variant: H stages (default 3) of RPS where a player's state is its own
-    previous throw (a player never sees the opponent's). The Nash equilibrium plays uniformly
-    at every stage and state; the value is H/2.
+    previous throw (a player never sees the opponent's). Equilibria throw each move with
+    probability ⅓ at every stage (marginally; uniform at every state is one); the value is H/2.
 
     ## Agents
     ``player_0`` and ``player_1``.
