@@ -19,6 +19,7 @@ from solvers.sampled.policies import (
     TabularPolicy,
     TrainablePolicy,
 )
+from solvers.sampled.sppo import SampledSPPO, SampledSPPOConfig
 
 __all__ = [
     "BranchingSampler",
@@ -27,6 +28,8 @@ __all__ = [
     "SampledMPOConfig",
     "SampledOMPO",
     "SampledOMPOConfig",
+    "SampledSPPO",
+    "SampledSPPOConfig",
     "SampledSolver",
     "SamplingPolicy",
     "SavedPoint",
