@@ -1,0 +1,212 @@
+"""A Gymnasium single-agent view of a preference game against a fixed opponent (SB3 interop).
+
+Exploitability is max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ (§4.1). Where the game is too big for the
+exact best response (:func:`ompo_envs.tabular.best_response`), its first term can be estimated
+by training any single-agent RL algorithm against π held fixed: :class:`SingleAgentEnv` is that
+MDP, a ``gymnasium.Env`` in which the learner plays one side and the opponent's moves are part of
+the environment. The second term is ½ per paid stage by antisymmetry (App. H).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import gymnasium
+import numpy as np
+
+from ompo_envs.core import AGENTS, PreferenceGameEnv
+
+#: An opponent as a plain function ``(observation, info, rng) -> action``.
+OpponentFunction = Callable[[Any, Mapping[str, Any], np.random.Generator], Any]
+
+
+@runtime_checkable
+class SamplingOpponent(Protocol):
+    """An opponent object with ``sample(observation, info, rng) -> action``."""
+
+    def sample(self, observation: Any, info: Mapping[str, Any], rng: np.random.Generator) -> Any:
+        """Return the opponent's action for its own observation and ``infos`` entry."""
+        ...
+
+
+class _TableOpponent:
+    """Plays a tabular policy π_h(a | s, s1) of shape (n_init, H, S, A) from ``infos``."""
+
+    def __init__(self, table: np.ndarray, shape: tuple[int, int, int, int] | None) -> None:
+        table = np.asarray(table, dtype=np.float64)
+        if table.ndim != 4 or (shape is not None and table.shape != shape):
+            expected = shape if shape is not None else "(n_init, H, S, A)"
+            raise ValueError(f"opponent table must have shape {expected}, got {table.shape}")
+        if np.any(table < 0) or np.max(np.abs(table.sum(-1) - 1.0)) > 1e-8:
+            raise ValueError("every row of the opponent table must be a distribution over actions")
+        self._cumulative = np.cumsum(table, axis=-1)
+
+    def sample(self, observation: Any, info: Mapping[str, Any], rng: np.random.Generator) -> int:
+        row = self._cumulative[int(info["init_index"]), int(info["h"]) - 1, int(observation)]
+        index = int(np.searchsorted(row, rng.random() * row[-1], side="right"))
+        return min(index, row.shape[0] - 1)
+
+
+class SingleAgentEnv(gymnasium.Env):
+    """One player of a preference game against a fixed opponent, as a ``gymnasium.Env``.
+
+    ## Description
+    Each step the learner picks its action, the opponent's action is drawn from its fixed policy
+    (with this env's ``np_random``), and the underlying parallel env plays both. Against a fixed
+    opponent the game is an MDP for the learner, so any RL algorithm (e.g. SB3 PPO) learns an
+    approximate best response; its value estimates max_π̄ ⟨ν1, V^{π̄,π}⟩.
+
+    ## Action Space
+    The learner's action space in the underlying env (``Discrete(A)`` for tabular games).
+
+    ## Observation Space
+    For a ``Discrete(S)`` observation (tabular games): a flat one-hot ``Box`` of size
+    n_init + H + S, the concatenation one_hot(init_index) ‖ one_hot(h − 1) ‖ one_hot(state) — all a
+    tabular policy π_h(a | s, s1) conditions on, in the form MLP policies handle well. For any
+    other space (text games) the learner's own observation unchanged; ``info`` then carries ``h``.
+
+    ## Rewards
+    The learner's reward: r = P([s, a] ≻ [s', a']) as ``player_0``, 1 − r as ``player_1``.
+
+    ## Starting State
+    The underlying env's ``reset``: s1 ~ ν1 for both players.
+
+    ## Episode End
+    When the underlying episode ends (after H stages, or earlier where the game says so).
+
+    ## Arguments
+    - ``env``: a :class:`~ompo_envs.core.PreferenceGameEnv` (e.g. ``ompo_envs.make(...)``).
+    - ``opponent``: a policy table of shape (n_init, H, S, A); an object with
+      ``sample(observation, info, rng)``; or such a function. An object with ``draw(rng)`` (a
+      mixture of policies, e.g. a sample-based solver's ``average_policy``) is drawn once per
+      episode and the drawn policy is followed for the whole episode.
+    - ``agent``: the learner, ``"player_0"`` (default) or ``"player_1"``.
+
+    ## Example
+    >>> import numpy as np, ompo_envs
+    >>> from ompo_envs.wrappers import SingleAgentEnv
+    >>> biased = np.array([0.6, 0.3, 0.1]).reshape(1, 1, 1, 3)
+    >>> env = SingleAgentEnv(ompo_envs.make("RockPaperScissors-v0"), biased)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape
+    (3,)
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+
+    def __init__(
+        self,
+        env: PreferenceGameEnv,
+        opponent: np.ndarray | SamplingOpponent | OpponentFunction,
+        agent: str = "player_0",
+    ) -> None:
+        inner = getattr(env, "unwrapped", env)
+        if not isinstance(inner, PreferenceGameEnv):
+            raise TypeError(
+                "SingleAgentEnv wraps an ompo_envs PreferenceGameEnv (e.g. "
+                f"ompo_envs.make('RandomGame-v0')), got {type(env).__name__}"
+            )
+        if agent not in AGENTS:
+            raise ValueError(f"agent must be one of {list(AGENTS)}, got {agent!r}")
+        self.env = inner
+        self.agent = agent
+        self.opponent_agent = AGENTS[1 - AGENTS.index(agent)]
+        game = getattr(inner, "game", None)
+        space = inner.observation_space(agent)
+        self._tabular = isinstance(space, gymnasium.spaces.Discrete)
+        if self._tabular:
+            self._num_init = game.num_initial_states if game is not None else 1
+            self._num_states = int(space.n)
+            size = self._num_init + inner.horizon + self._num_states
+            self.observation_space = gymnasium.spaces.Box(0.0, 1.0, (size,), np.float32)
+        else:
+            self.observation_space = space
+        self.action_space = inner.action_space(agent)
+        if isinstance(opponent, np.ndarray):
+            if not self._tabular:
+                raise TypeError(
+                    "a policy table opponent needs a tabular env (Discrete observations); pass "
+                    "an object with sample(observation, info, rng) instead"
+                )
+            shape = game.policy_shape if game is not None else None
+            opponent = _TableOpponent(opponent, shape)
+        if not (hasattr(opponent, "draw") or hasattr(opponent, "sample") or callable(opponent)):
+            raise TypeError(
+                "opponent must be a policy table, an object with sample(observation, info, rng) "
+                f"or draw(rng), or a function (observation, info, rng) -> action; got "
+                f"{type(opponent).__name__}"
+            )
+        self.opponent = opponent
+        self._episode_opponent: Any = None
+        self._last: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
+
+    def _encode(self, observation: Any, info: Mapping[str, Any]) -> Any:
+        if not self._tabular:
+            return observation
+        encoded = np.zeros(self.observation_space.shape, dtype=np.float32)
+        init_index = int(info.get("init_index", 0))
+        h = min(int(info["h"]), self.env.horizon)
+        encoded[init_index] = 1.0
+        encoded[self._num_init + h - 1] = 1.0
+        encoded[self._num_init + self.env.horizon + int(observation)] = 1.0
+        return encoded
+
+    def _opponent_action(self, observations: Mapping[str, Any], infos: Mapping[str, Any]) -> Any:
+        player = self._episode_opponent
+        observation, info = observations[self.opponent_agent], infos[self.opponent_agent]
+        if hasattr(player, "sample"):
+            return player.sample(observation, info, self.np_random)
+        return player(observation, info, self.np_random)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset the game (seeded with ``seed`` too) and draw the opponent for this episode."""
+        super().reset(seed=seed)
+        inner_seed = seed if seed is not None else int(self.np_random.integers(2**63 - 1))
+        observations, infos = self.env.reset(seed=inner_seed, options=options)
+        if hasattr(self.opponent, "draw"):
+            self._episode_opponent = self.opponent.draw(self.np_random)
+        else:
+            self._episode_opponent = self.opponent
+        self._last = (observations, infos)
+        info = dict(infos[self.agent])
+        return self._encode(observations[self.agent], info), info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Play the learner's ``action`` against the opponent's; return the learner's view."""
+        if self._last is None:
+            raise RuntimeError("step() called before reset(): call reset() first")
+        observations, infos = self._last
+        if isinstance(action, np.ndarray) and action.shape == ():
+            action = action.item()
+        if isinstance(self.action_space, gymnasium.spaces.Discrete):
+            action = np.int64(action)
+        joint = {
+            self.agent: action,
+            self.opponent_agent: self._opponent_action(observations, infos),
+        }
+        observations, rewards, terminations, truncations, infos = self.env.step(joint)
+        self._last = (observations, infos)
+        info = dict(infos[self.agent])
+        return (
+            self._encode(observations[self.agent], info),
+            float(rewards[self.agent]),
+            bool(terminations[self.agent]),
+            bool(truncations[self.agent]),
+            info,
+        )
+
+    def encode(self, init_index: int, h: int, state: int) -> np.ndarray:
+        """The observation for row (s1 index, stage h (1-based), state) — to read a policy table.
+
+        Raises:
+            TypeError: The env is not tabular.
+        """
+        if not self._tabular:
+            raise TypeError("encode() is for tabular envs (Discrete observations)")
+        return self._encode(state, {"init_index": init_index, "h": h})
