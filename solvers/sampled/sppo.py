@@ -1,19 +1,20 @@
 """Sample-based SPPO (Wu et al. 2024, the paper's baseline): MWU on an estimated win rate.
 
 SPPO plays multiplicative weights on the probability that a response beats the current policy,
-π^{t+1}(a|s) ∝ π^t(a|s) exp(β P(a ≻ π^t(·|s))) (App. B.2). In the multi-step game the "response"
-from a state s at stage h is the rest of the conversation, as in the paper's iterative-SPPO
-baseline (§4.2: win rates of complete conversations sampled from the same start), so here
+π^{t+1}(a|s) ∝ π^t(a|s) exp(β P(a ≻ π^t(·|s))) (App. B.2). Lifted to H steps as the exact
+:class:`solvers.sppo.SPPO` does (the paper's §4.2 baseline compares complete conversations), the
+response is the trajectory and its win rate is the total payoff normalised to [0, 1] by
+W = Σ_h w_h (H with intermediate rewards, 1 with terminal ones). From a visited row:
 
-    P̂_h(a ≻ π^t | s) = (1/W_h) Ĝ_h(s, a; π^t),   W_h = number of paid stages τ ≥ h        (win rate)
-    π_h^{t+1}(·|s) ∝ π_h^t(·|s) exp(β P̂_h(· ≻ π^t | s))
+    P̂_h(s, a) = (1/W) Ĝ_h(s, a; π^t)                              (win rate from stage h on)
+    π_h^{t+1}(·|s) ∝ π_h^t(·|s) exp(β P̂_h(s, ·))                  (same β at every stage)
 
-with Ĝ_h(s, a; π^t) the mean over K continuations of player_0's return from stage h after playing
-a (against player_1 ~ π^t from an independent S'_h, see :mod:`solvers.sampled.estimation`), and
-W_h = H − h + 1 with intermediate rewards (1 with terminal rewards), so P̂ ∈ [0, 1] is an average
-per-stage preference. With H = 1 this is exactly the update above — and then coincides with MPO's
-(App. B.2); for H > 1 it is MPO's Q averaged per stage, i.e. MPO with β_h = β / W_h. Like MPO it
-has no optimism: its last iterate need not converge, only the average (Freund & Schapire).
+with Ĝ_h(s, a; π^t) the mean over K continuations of player_0's return Σ_{τ≥h} r_τ after playing
+a (against player_1 ~ π^t from an independent S'_h, see :mod:`solvers.sampled.estimation`).
+E[P̂_h] is the *standard*-Bellman action value of the normalised reward; exact SPPO tilts the
+trajectory distribution with the soft-Bellman value, which a plain return cannot estimate without
+bias — the two agree for H = 1 (where this is also MPO's update, App. B.2) and as β → 0 (Thm 7).
+Like MPO it has no optimism: the last iterate cycles, only the average converges.
 """
 
 from __future__ import annotations
@@ -75,11 +76,7 @@ class SampledSPPO(SampledSolver):
             raise TypeError(f"config must be a SampledSPPOConfig, got {type(config).__name__}")
         self.config = config
         super().__init__(env, initial_policy)
-        horizon = self.env.horizon
-        if self.env.reward_mode == "terminal":
-            self._paid_stages = np.ones(horizon)
-        else:
-            self._paid_stages = horizon - np.arange(horizon, dtype=np.float64)
+        self._paid_stages = 1.0 if self.env.reward_mode == "terminal" else float(self.env.horizon)
 
     def _stage_beta(self) -> np.ndarray:
         return np.full(self.env.horizon, float(self.config.beta))
@@ -88,8 +85,7 @@ class SampledSPPO(SampledSolver):
         self, branches: list[BranchPoint], roots: list[SavedPoint]
     ) -> dict[RowKey, dict[Any, float]]:
         returns = self._mean_returns(branches, roots, self._current)
-        stage_of = {b.key: b.point.stage for b in branches}
         return {
-            row: {a: g / self._paid_stages[stage_of[row] - 1] for a, g in values.items()}
+            row: {a: g / self._paid_stages for a, g in values.items()}
             for row, values in returns.items()
         }

@@ -68,7 +68,7 @@ def test_sppo_equals_mpo_in_expectation_when_h_is_1():
     assert distance[256] < distance[4]
 
 
-def test_sppo_two_stage_step_is_mwu_on_the_per_stage_win_rate():
+def test_sppo_two_stage_step_is_mwu_on_the_trajectory_win_rate():
     env = _two_stage_game()
     game = env.unwrapped.game
     start = np.random.default_rng(0).dirichlet(np.ones(2), size=game.policy_shape[:-1])
@@ -79,7 +79,7 @@ def test_sppo_two_stage_step_is_mwu_on_the_per_stage_win_rate():
     )
     solver.step()
     q, _ = q_values(game, start, reward_against(game, start))
-    win_rate = q / np.array([2.0, 1.0])[None, :, None, None]  # W_h = H − h + 1
+    win_rate = q / 2.0  # standard-Bellman Q of the reward normalised by W = H
     expected = start * np.exp(2.0 * win_rate)
     expected /= expected.sum(-1, keepdims=True)
     assert _weighted_distance(game, solver.policy, expected) < 0.05
