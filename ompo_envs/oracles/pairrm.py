@@ -451,7 +451,6 @@ class PairRM(PreferenceOracle):
     def _pairwise_logits(
         self, sources: list[str], firsts: list[str], seconds: list[str]
     ) -> np.ndarray:
-        import torch
 
         rows: list[list[int]] = []
         positions: list[tuple[int, int, int]] = []
@@ -465,6 +464,14 @@ class PairRM(PreferenceOracle):
             ids_a[1], ids_b[1] = cand1_id, cand2_id
             rows.append(src + ids_a + ids_b)
             positions.append((1, len(src) + 1, len(src) + len(ids_a) + 1))
+        out = np.empty(len(rows))
+        for chunk in _length_groups([len(row) for row in rows]):
+            out[chunk] = self._forward([rows[i] for i in chunk], [positions[i] for i in chunk])
+        return out
+
+    def _forward(self, rows: list[list[int]], positions: list[tuple[int, int, int]]) -> np.ndarray:
+        import torch
+
         width = max(len(row) for row in rows)
         pad = self._tokenizer.pad_token_id
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -487,6 +494,25 @@ class PairRM(PreferenceOracle):
                 scores.append(self._head_out(torch.tanh(self._head_hidden(pair))))
             logits = (scores[0] - scores[1]).float().mean(dim=-1)
         return logits.cpu().numpy().astype(np.float64)
+
+
+def _length_groups(lengths: list[int], slack: float = 1.25) -> list[list[int]]:
+    """Split row indices, sorted by length, into groups padded to at most ``slack`` × their tokens.
+
+    One forward pass per group: mixing short single-turn rows with long multi-turn rows would
+    otherwise pad every row to the longest one.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        if group is not None and lengths[i] * (len(group) + 1) <= slack * (
+            sum(lengths[j] for j in group) + lengths[i]
+        ):
+            group.append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def _read_state_dict(folder: Path) -> dict[str, Any]:
