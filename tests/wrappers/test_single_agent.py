@@ -12,7 +12,7 @@ import ompo_envs
 from ompo_envs.tabular import best_response, pair_value, uniform_policy
 from ompo_envs.wrappers import SingleAgentEnv
 
-BIASED_RPS = np.array([0.5, 0.2, 0.3]).reshape(1, 1, 1, 3)
+BIASED_RPS = np.array([0.6, 0.3, 0.1]).reshape(1, 1, 1, 3)
 
 
 def _two_stage():
