@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, occupancy_measures, policy_from_occupancy
+from ompo_envs.tabular import (
+    TabularGame,
+    exploitability,
+    occupancy_measures,
+    policy_from_occupancy,
+)
 
 
 class Solver(abc.ABC):
@@ -35,13 +40,24 @@ class Solver(abc.ABC):
         self.game = game
         self.iteration = 0
         self._policy = np.array(initial_policy, dtype=np.float64)
-        self._occupancy_sum = occupancy_measures(game, self._policy)
+        self._occupancy = occupancy_measures(game, self._policy)
+        self._occupancy_sum = self._occupancy.copy()
         self._num_iterates = 1
 
     @property
     def policy(self) -> np.ndarray:
         """The current (last) iterate π^t, shape (n_init, H, S, A)."""
         return self._policy
+
+    @property
+    def occupancy(self) -> np.ndarray:
+        """d^{π^t}_h(s, a | s1) of the current iterate, shape (n_init, H, S, A)."""
+        return self._occupancy
+
+    @property
+    def average_occupancy(self) -> np.ndarray:
+        """The mean occupancy of π^1..π^t, i.e. the occupancy of :attr:`average_policy`."""
+        return self._occupancy_sum / self._num_iterates
 
     @property
     def average_policy(self) -> np.ndarray:
@@ -52,10 +68,18 @@ class Solver(abc.ABC):
         """Make one policy update π^t → π^{t+1}; return metrics (floats) of the update."""
         new_policy, metrics = self._update()
         self._policy = new_policy
-        self._occupancy_sum = self._occupancy_sum + occupancy_measures(self.game, new_policy)
+        self._occupancy = occupancy_measures(self.game, new_policy)
+        self._occupancy_sum = self._occupancy_sum + self._occupancy
         self._num_iterates += 1
         self.iteration += 1
         return {"iteration": float(self.iteration), **metrics}
+
+    def evaluate(self) -> dict[str, float]:
+        """Exploitability (§4.1) of the last and of the average iterate (exact; 2 contractions)."""
+        return {
+            "exploitability_last": exploitability(self.game, self.policy),
+            "exploitability_average": exploitability(self.game, self.average_policy),
+        }
 
     @abc.abstractmethod
     def _update(self) -> tuple[np.ndarray, dict[str, float]]:
