@@ -1,4 +1,4 @@
-"""RPS and the App. H voters: OMPO's last iterate converges; MPO/MWU's cycles, its average converges.
+"""RPS and App. H voters: OMPO's last iterate converges; MPO (MWU) cycles, its average converges.
 
 Both games have the uniform NE and value ½. The voters' preference is a third as steep as RPS's
 (P − ½ = ±1/6 instead of ±½), so it gets a 3× larger β.
