@@ -87,6 +87,8 @@ class PreferenceGameEnv(ParallelEnv, Generic[StateT, ActionT]):
     metadata: ClassVar[dict[str, Any]] = {"name": "preference_game", "render_modes": ["ansi"]}
     #: Attributes shared (not copied) by ``copy.deepcopy``: read-only models.
     _shared_attributes: ClassVar[tuple[str, ...]] = ()
+    #: The attribute holding the preference model (envs batched by ``step_batch`` must share it).
+    _preference_model_attribute: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -238,14 +240,21 @@ class PreferenceGameEnv(ParallelEnv, Generic[StateT, ActionT]):
         """Return a copy of the current episode, to :meth:`restore` later (a branch point)."""
         return copy.deepcopy(self.episode)
 
-    def restore(self, snapshot: Episode[StateT]) -> None:
-        """Return to a state saved by :meth:`snapshot`; the random stream is not rewound."""
+    def restore(
+        self, snapshot: Episode[StateT]
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Return to a state saved by :meth:`snapshot`; the random stream is not rewound.
+
+        Returns:
+            ``(observations, infos)`` of the restored state, as ``reset`` returns them.
+        """
         if not isinstance(snapshot, Episode):
             raise TypeError(
                 f"restore() takes what snapshot() returned, got {type(snapshot).__name__}"
             )
         self._episode = copy.deepcopy(snapshot)
         self.agents = [] if snapshot.done else list(AGENTS)
+        return self._observations(), self._infos()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PreferenceGameEnv[StateT, ActionT]:
         clone = type(self).__new__(type(self))
@@ -355,12 +364,23 @@ def step_batch(
     """Step several envs that share one preference model with a single batched model call.
 
     All joint actions are validated first; if any is invalid, or the model fails, no env changes.
-    The preference model of ``envs[0]`` scores every pair (paper Alg. 2 needs one batch per stage).
+    The preference model of ``envs[0]`` scores every pair (paper Alg. 2 needs one batch per stage),
+    so every env must be of the same class and share its preference model.
     """
     if len(envs) != len(actions):
         raise ValueError(f"got {len(envs)} envs but {len(actions)} joint actions")
     if not envs:
         return []
+    first, model = envs[0], envs[0]._preference_model_attribute
+    for i, env in enumerate(envs):
+        if type(env) is not type(first) or (
+            model is not None and getattr(env, model) is not getattr(first, model)
+        ):
+            raise ValueError(
+                f"step_batch needs envs of one class sharing one preference model, but envs[{i}] "
+                f"({type(env).__name__}) differs from envs[0] ({type(first).__name__}); "
+                "branch them from one env with snapshot()/restore() or copy.deepcopy"
+            )
     plans = [env.plan_step(joint) for env, joint in zip(envs, actions, strict=True)]
     paying = [i for i, plan in enumerate(plans) if plan.pays_preference]
     preferences: list[float | None] = [None] * len(envs)

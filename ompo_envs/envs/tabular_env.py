@@ -25,6 +25,7 @@ class TabularGameEnv(PreferenceGameEnv[int, int]):
 
     metadata: ClassVar[dict[str, Any]] = {"name": "tabular_game", "render_modes": ["ansi"]}
     _shared_attributes: ClassVar[tuple[str, ...]] = ("game", "_cumulative_transitions")
+    _preference_model_attribute: ClassVar[str | None] = "game"
 
     def __init__(self, game: TabularGame, render_mode: str | None = None) -> None:
         if not isinstance(game, TabularGame):

@@ -151,6 +151,7 @@ class TextPreferenceGameEnv(PreferenceGameEnv[TextState, str]):
 
     metadata: ClassVar[dict[str, Any]] = {"name": "text_preference_game", "render_modes": ["ansi"]}
     _shared_attributes: ClassVar[tuple[str, ...]] = ("oracle",)
+    _preference_model_attribute: ClassVar[str | None] = "oracle"
 
     def __init__(
         self,

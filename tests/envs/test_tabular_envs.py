@@ -195,3 +195,41 @@ def test_fuzz_step_either_succeeds_consistently_or_raises_without_change(seed, a
         assert rewards["player_0"] + rewards["player_1"] == pytest.approx(1.0)
         for agent in ("player_0", "player_1"):
             assert env.observation_space(agent).contains(obs[agent])
+
+
+def test_step_batch_makes_one_preference_call_and_is_all_or_nothing() -> None:
+    from ompo_envs.core import step_batch
+
+    env = _env()
+    branches = [copy.deepcopy(env) for _ in range(4)]
+    calls = []
+    original = type(env)._preferences
+
+    def counting(self, pairs):
+        calls.append(len(pairs))
+        return original(self, pairs)
+
+    type(env)._preferences = counting
+    try:
+        before = [_fingerprint(b) for b in branches]
+        bad = [{"player_0": 0, "player_1": 1}] * 3 + [{"player_0": 9, "player_1": 1}]
+        with pytest.raises(ValueError, match="out of range"):
+            step_batch(branches, bad)
+        assert [_fingerprint(b) for b in branches] == before and calls == []
+        results = step_batch(branches, [{"player_0": a % 3, "player_1": 1} for a in range(4)])
+        assert calls == [4] and len(results) == 4
+        assert all(r[1]["player_0"] + r[1]["player_1"] == pytest.approx(1.0) for r in results)
+    finally:
+        type(env)._preferences = original
+    other = ompo_envs.make("RandomGame-v0", game_seed=5, num_states=6, num_actions=3, horizon=3)
+    other.reset(seed=0)
+    with pytest.raises(ValueError, match="one preference model"):
+        step_batch([env, other], [{"player_0": 0, "player_1": 0}] * 2)
+
+
+def test_restore_returns_observations_and_infos() -> None:
+    env = _env()
+    snap = env.snapshot()
+    env.step({"player_0": 0, "player_1": 0})
+    obs, infos = env.restore(snap)
+    assert infos["player_0"]["h"] == 1 and obs["player_0"] == snap.states[0]
