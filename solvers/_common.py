@@ -153,6 +153,13 @@ def standard_q_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standard Bellman evaluation of π (Lemma 2): V_h = ⟨π_h, Q_h⟩."""
     policy = np.exp(log_policy)
+    return evaluate_policy(game, policy, stage_reward)
+
+
+def evaluate_policy(
+    game: TabularGame, policy: np.ndarray, stage_reward: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`standard_q_values` from π itself rather than log π."""
     return backward_recursion(
         game, stage_reward, lambda h, q_h: np.einsum("nsa,nsa->ns", policy[:, h], q_h)
     )
@@ -237,11 +244,15 @@ class LogitSolver(Solver):
     def _update(self) -> tuple[np.ndarray, dict[str, float]]:
         new_logits, metrics = self._next_logits()
         new_logits = normalise_logits(new_logits)
-        state_mass = self.occupancy.sum(axis=-1)  # d_h^{π^t}(s | s1), (n, H, S)
-        per_start = np.einsum("nhs,nhs->n", state_mass, kl_divergence(new_logits, self._logits))
+        new_policy = np.exp(new_logits)
+        new_policy /= new_policy.sum(axis=-1, keepdims=True)
+        # Σ_h E_{s~d_h^{π^t}} KL(π^{t+1}_h ‖ π^t_h), per initial state, then averaged over ν1.
+        with np.errstate(invalid="ignore"):
+            terms = np.where(new_policy > 0, new_policy * (new_logits - self._logits), 0.0)
+        per_start = np.einsum("nhsa,nhs->n", terms, self.occupancy.sum(axis=-1))
         nu = self.game.initial_distribution[self.game.initial_states]
         self._logits = new_logits
-        return policy_from_logits(new_logits), {"kl_step": float(nu @ per_start), **metrics}
+        return new_policy, {"kl_step": float(nu @ per_start), **metrics}
 
     @abc.abstractmethod
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:

@@ -20,9 +20,10 @@ import numpy as np
 
 from ompo_envs.tabular import (
     TabularGame,
-    exploitability,
     occupancy_measures,
+    optimal_q_values,
     policy_from_occupancy,
+    reward_against_occupancy,
 )
 
 
@@ -75,11 +76,23 @@ class Solver(abc.ABC):
         return {"iteration": float(self.iteration), **metrics}
 
     def evaluate(self) -> dict[str, float]:
-        """Exploitability (§4.1) of the last and of the average iterate (exact; 2 contractions)."""
+        """Exploitability (§4.1) of the last and of the average iterate (exact; 2 contractions).
+
+        Same value as :func:`ompo_envs.tabular.exploitability` of :attr:`policy` and
+        :attr:`average_policy`, computed from the occupancies already held.
+        """
         return {
-            "exploitability_last": exploitability(self.game, self.policy),
-            "exploitability_average": exploitability(self.game, self.average_policy),
+            "exploitability_last": self._exploitability(self._occupancy),
+            "exploitability_average": self._exploitability(self.average_occupancy),
         }
+
+    def _exploitability(self, occupancy: np.ndarray) -> float:
+        """max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ for the policy π with this occupancy."""
+        stage_reward = reward_against_occupancy(self.game, occupancy)
+        nu = self.game.initial_distribution[self.game.initial_states]
+        self_value = float(nu @ np.einsum("nhsa,nhsa->n", occupancy, stage_reward))
+        _, best_value = optimal_q_values(self.game, stage_reward)
+        return best_value - self_value
 
     @abc.abstractmethod
     def _update(self) -> tuple[np.ndarray, dict[str, float]]:

@@ -38,9 +38,9 @@ from solvers._common import (
     LogitSolver,
     build_config,
     check_positive,
+    evaluate_policy,
     soft_q_values,
     stage_step_sizes,
-    standard_q_values,
 )
 
 
@@ -106,7 +106,7 @@ class OMPO(LogitSolver):
         """Q^t and V^t for the reward r̃^t under π^t, with the configured Bellman recursion."""
         if self.config.bellman == "soft":
             return soft_q_values(self.game, self.log_policy, optimistic_reward, self._stage_beta)
-        return standard_q_values(self.game, self.log_policy, optimistic_reward)
+        return evaluate_policy(self.game, self.policy, optimistic_reward)
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
         reward, optimistic = self.optimistic_reward()

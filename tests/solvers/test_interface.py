@@ -10,7 +10,7 @@ import pytest
 
 import solvers
 from ompo_envs.envs import rock_paper_scissors_game
-from ompo_envs.tabular import check_policy, occupancy_measures, random_game
+from ompo_envs.tabular import check_policy, exploitability, occupancy_measures, random_game
 from solvers._common import build_config
 
 ITERATIVE = [
@@ -49,7 +49,12 @@ def test_same_interface(cls, config_cls):
         occupancy_measures(game, solver.average_policy), solver.average_occupancy, atol=1e-12
     )
     evaluation = solver.evaluate()
-    assert set(evaluation) == {"exploitability_last", "exploitability_average"}
+    assert evaluation["exploitability_last"] == pytest.approx(
+        exploitability(game, solver.policy), abs=1e-12
+    )
+    assert evaluation["exploitability_average"] == pytest.approx(
+        exploitability(game, solver.average_policy), abs=1e-12
+    )
     assert all(v >= -1e-9 for v in evaluation.values())
 
 
