@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,8 @@ import numpy as np
 Message = Mapping[str, str]
 Conversation = Sequence[Message]
 ROLES = ("system", "user", "assistant")
+#: Scores one batch of (context, a, b) items: P(a ≻ b) per item.
+BatchScorer = Callable[[list[Any], list[Any], list[Any]], np.ndarray]
 
 
 class OracleError(RuntimeError):
@@ -43,9 +45,13 @@ def validate_conversation(context: Any, *, where: str = "context") -> list[dict[
     messages = []
     for i, message in enumerate(context):
         if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
-            raise TypeError(f"{where}[{i}] must be a dict with 'role' and 'content', got {message!r}")
+            raise TypeError(
+                f"{where}[{i}] must be a dict with 'role' and 'content', got {message!r}"
+            )
         if message["role"] not in ROLES:
-            raise ValueError(f"{where}[{i}]['role'] must be one of {ROLES}, got {message['role']!r}")
+            raise ValueError(
+                f"{where}[{i}]['role'] must be one of {ROLES}, got {message['role']!r}"
+            )
         if not isinstance(message["content"], str):
             raise TypeError(
                 f"{where}[{i}]['content'] must be a string, got {type(message['content']).__name__}"
@@ -134,7 +140,9 @@ class PreferenceOracle:
             if isinstance(seq, str) or not isinstance(seq, Sequence):
                 raise TypeError(f"{name} must be a list of strings, got {type(seq).__name__}")
         if isinstance(contexts, str) or not isinstance(contexts, Sequence):
-            raise TypeError(f"contexts must be a list of conversations, got {type(contexts).__name__}")
+            raise TypeError(
+                f"contexts must be a list of conversations, got {type(contexts).__name__}"
+            )
         if not len(contexts) == len(answers_a) == len(answers_b):
             raise ValueError(
                 f"contexts, answers_a and answers_b must have the same length, got "
@@ -145,25 +153,7 @@ class PreferenceOracle:
             for i, answer in enumerate(seq):
                 if not isinstance(answer, str):
                     raise TypeError(f"{name}[{i}] must be a string, got {type(answer).__name__}")
-        result = np.full(len(convs), np.nan)
-        todo: list[int] = []
-        for i, (conv, a, b) in enumerate(zip(convs, answers_a, answers_b, strict=True)):
-            if a == b:
-                result[i] = 0.5
-                continue
-            cached = self._cache_get(self._cache_key(conv, a, b))
-            if cached is None:
-                todo.append(i)
-            else:
-                result[i] = cached
-        if todo:
-            values = self._run_batches(
-                [convs[i] for i in todo], [answers_a[i] for i in todo], [answers_b[i] for i in todo]
-            )
-            result[todo] = values
-            for i, value in zip(todo, values, strict=True):
-                self._cache_put(self._cache_key(convs[i], answers_a[i], answers_b[i]), float(value))
-        return result
+        return self._compare_validated(convs, list(answers_a), list(answers_b))
 
     __call__ = compare
 
@@ -176,17 +166,60 @@ class PreferenceOracle:
         self._cache.clear()
 
     # ------------------------------------------------------------------ internals
-    def _run_batches(
-        self, contexts: list[list[dict[str, str]]], answers_a: list[str], answers_b: list[str]
+    def _compare_validated(
+        self,
+        contexts: list[Any],
+        answers_a: list[Any],
+        answers_b: list[Any],
+        *,
+        batch: BatchScorer | None = None,
     ) -> np.ndarray:
+        """Score validated items: ``a == b`` gives ½, then the cache, batching and OOM back-off.
+
+        The part of :meth:`compare` after validation. A subclass that compares another kind of
+        item (PairRM's whole conversations) passes its own JSON-serialisable items and a
+        ``batch`` function that scores one batch of them; the default is
+        :meth:`_preference_batch`.
+        """
+        result = np.full(len(contexts), np.nan)
+        todo: list[int] = []
+        for i, (context, a, b) in enumerate(zip(contexts, answers_a, answers_b, strict=True)):
+            if a == b:
+                result[i] = 0.5
+                continue
+            cached = self._cache_get(self._cache_key(context, a, b))
+            if cached is None:
+                todo.append(i)
+            else:
+                result[i] = cached
+        if todo:
+            values = self._run_batches(
+                [contexts[i] for i in todo],
+                [answers_a[i] for i in todo],
+                [answers_b[i] for i in todo],
+                batch=batch,
+            )
+            result[todo] = values
+            for i, value in zip(todo, values, strict=True):
+                key = self._cache_key(contexts[i], answers_a[i], answers_b[i])
+                self._cache_put(key, float(value))
+        return result
+
+    def _run_batches(
+        self,
+        contexts: list[Any],
+        answers_a: list[Any],
+        answers_b: list[Any],
+        *,
+        batch: BatchScorer | None = None,
+    ) -> np.ndarray:
+        score = self._preference_batch if batch is None else batch
         out = np.empty(len(contexts))
         start = 0
         while start < len(contexts):
             stop = min(start + self.batch_size, len(contexts))
             try:
-                values = self._preference_batch(
-                    contexts[start:stop], answers_a[start:stop], answers_b[start:stop]
-                )
+                values = score(contexts[start:stop], answers_a[start:stop], answers_b[start:stop])
             except Exception as error:
                 if not _is_out_of_memory(error) or self.batch_size == 1:
                     raise
@@ -209,7 +242,7 @@ class PreferenceOracle:
         return array
 
     @staticmethod
-    def _cache_key(context: list[dict[str, str]], a: str, b: str) -> str:
+    def _cache_key(context: Any, a: Any, b: Any) -> str:
         return json.dumps([context, a, b], ensure_ascii=False)
 
     def _cache_get(self, key: str) -> float | None:

@@ -3,7 +3,9 @@
 :class:`LLMBlenderPairRM` loads a PairRM checkpoint with llm-blender's own ``Blender.loadranker``
 and scores with its ``compare`` (single-turn contexts) and ``compare_conversations`` (multi-turn
 contexts), both with ``mode="[A,B]+[B,A]"``, which return ``ℓ(x, a, b) − ℓ(x, b, a)``; the
-oracle returns ``σ`` of that. It exists to check the native :class:`~ompo_envs.oracles.PairRM`
+oracle returns ``σ`` of that. Its :meth:`~LLMBlenderPairRM.compare_conversations` compares two
+whole conversations with different replies the same way (one-turn pairs with ``compare``, like
+the native oracle). It exists to check the native :class:`~ompo_envs.oracles.PairRM`
 against the authors' code (the tests do so on a tiny random checkpoint; ``benchmarks/
 gpu_pairrm.py`` on the real one) and for throughput comparisons.
 
@@ -44,6 +46,7 @@ from ompo_envs.oracles.base import Conversation, PreferenceOracle, sigmoid
 from ompo_envs.oracles.pairrm import (
     DEFAULT_CHECKPOINT,
     _check_pairs,
+    check_conversation_pairs,
     conversation_turns,
     read_ranker_config,
     resolve_checkpoint,
@@ -156,18 +159,74 @@ class LLMBlenderPairRM(PreferenceOracle):
     ) -> np.ndarray:
         """Return llm-blender's ``ℓ(x, a, b) − ℓ(x, b, a)`` per pair, shape (n,), float64."""
         convs, answers_a, answers_b = _check_pairs(contexts, answers_a, answers_b)
-        out = np.empty(len(convs))
-        single: list[int] = []
-        multi: list[int] = []
-        turns = [conversation_turns(conv) for conv in convs]
-        for i, (history, _) in enumerate(turns):
-            (multi if history else single).append(i)
+        users, replies_a, replies_b = [], [], []
+        for conv, a, b in zip(convs, answers_a, answers_b, strict=True):
+            history, final_user = conversation_turns(conv)
+            users.append([*(user for user, _ in history), final_user])
+            replies_a.append([*(reply for _, reply in history), a])
+            replies_b.append([*(reply for _, reply in history), b])
+        return self._exchange_log_odds(users, replies_a, replies_b)
+
+    def compare_conversations(
+        self,
+        conversations_a: Sequence[Conversation],
+        conversations_b: Sequence[Conversation],
+    ) -> np.ndarray:
+        """Return P(conversations_a[i] ≻ conversations_b[i]) per pair, by llm-blender's code.
+
+        Multi-turn pairs go to llm-blender's ``compare_conversations`` (one-turn pairs to its
+        ``compare``, as :meth:`ompo_envs.oracles.PairRM.compare_conversations` formats them);
+        the result is ``σ`` of its ``"[A,B]+[B,A]"`` logit. Validation, ``½`` for identical
+        conversations, batching and the cache are the base class's.
+
+        Args:
+            conversations_a: Conversations of ``{"role", "content"}`` messages, alternating
+                user/assistant and ending with an assistant turn.
+            conversations_b: As many conversations, each with the same user turns as its partner.
+
+        Raises:
+            TypeError / ValueError: See :func:`ompo_envs.oracles.pairrm.check_conversation_pairs`.
+        """
+        pairs = check_conversation_pairs(conversations_a, conversations_b)
+        return self._compare_validated(
+            [users for users, _, _ in pairs],
+            [replies_a for _, replies_a, _ in pairs],
+            [replies_b for _, _, replies_b in pairs],
+            batch=self._exchange_preferences,
+        )
+
+    def _preference_batch(
+        self, contexts: list[list[dict[str, str]]], answers_a: list[str], answers_b: list[str]
+    ) -> np.ndarray:
+        return sigmoid(self.log_odds(contexts, answers_a, answers_b))
+
+    def _exchange_preferences(
+        self,
+        users: list[Sequence[str]],
+        replies_a: list[Sequence[str]],
+        replies_b: list[Sequence[str]],
+    ) -> np.ndarray:
+        return sigmoid(self._exchange_log_odds(users, replies_a, replies_b))
+
+    def _exchange_log_odds(
+        self,
+        users: list[Sequence[str]],
+        replies_a: list[Sequence[str]],
+        replies_b: list[Sequence[str]],
+    ) -> np.ndarray:
+        """Return llm-blender's logit that ``(users, replies_a)`` beats ``(users, replies_b)``.
+
+        One-turn pairs go to ``compare``, longer ones to ``compare_conversations``.
+        """
+        out = np.empty(len(users))
+        single = [i for i, turns in enumerate(users) if len(turns) == 1]
+        multi = [i for i, turns in enumerate(users) if len(turns) > 1]
         with _quiet():
             if single:
                 out[single] = self._blender.compare(
-                    [turns[i][1] for i in single],
-                    [answers_a[i] for i in single],
-                    [answers_b[i] for i in single],
+                    [users[i][0] for i in single],
+                    [replies_a[i][0] for i in single],
+                    [replies_b[i][0] for i in single],
                     batch_size=self.batch_size,
                     return_logits=True,
                     mode="[A,B]+[B,A]",
@@ -175,26 +234,19 @@ class LLMBlenderPairRM(PreferenceOracle):
                 )
             if multi:
                 out[multi] = self._blender.compare_conversations(
-                    [_blender_conversation(*turns[i], answers_a[i]) for i in multi],
-                    [_blender_conversation(*turns[i], answers_b[i]) for i in multi],
+                    [_blender_conversation(users[i], replies_a[i]) for i in multi],
+                    [_blender_conversation(users[i], replies_b[i]) for i in multi],
                     batch_size=self.batch_size,
                     return_logits=True,
                     mode="[A,B]+[B,A]",
                 )
         return out
 
-    def _preference_batch(
-        self, contexts: list[list[dict[str, str]]], answers_a: list[str], answers_b: list[str]
-    ) -> np.ndarray:
-        return sigmoid(self.log_odds(contexts, answers_a, answers_b))
 
-
-def _blender_conversation(
-    history: list[tuple[str, str]], final_user: str, answer: str
-) -> list[dict[str, str]]:
+def _blender_conversation(users: Sequence[str], replies: Sequence[str]) -> list[dict[str, str]]:
     """llm-blender's conversation format: alternating ``USER`` / ``ASSISTANT`` turns."""
     messages = []
-    for user, reply in [*history, (final_user, answer)]:
+    for user, reply in zip(users, replies, strict=True):
         messages.append({"role": "USER", "content": user})
         messages.append({"role": "ASSISTANT", "content": reply})
     return messages

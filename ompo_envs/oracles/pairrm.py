@@ -35,6 +35,15 @@ multi-turn context (``u₁, r₁, …, u_K``) answered by ``y`` is formatted as 
 (the instruction's spelling and the missing separator before the first ``USER:`` are PairRM's).
 A system message is merged into the user turn after it as ``f"{system}\n{user}"``.
 
+Two whole conversations (:meth:`PairRM.compare_conversations`, the text games' reward
+P([s_h, a_h] ≻ [s'_h, a'_h])): two conversations ``u₁, r₁, …, u_K, r_K`` and
+``u₁, r'₁, …, u_K, r'_K`` with the same user turns are scored with the same source as above and
+each conversation's *own* replies as its candidate, ``"\n".join(f"<Response {k}>: {r_k}")`` and
+``"\n".join(f"<Response {k}>: {r'_k}")`` — llm-blender's ``compare_conversations``. A one-turn
+pair (``K`` = 1) is scored like a one-turn context, ``(u₁, r₁)`` vs ``(u₁, r'₁)``, so that
+``compare_conversations`` equals :meth:`PairRM.compare` whenever the two conversations share every
+reply but the last.
+
 Checkpoint format (``llm-blender/PairRM``): ``config.json`` (= ``ranker_config.json``) is an
 llm-blender ``RankerConfig`` — ``ranker_type: "pairranker"``, ``model_type: "deberta"``,
 ``model_name`` (the backbone, ``microsoft/deberta-v3-large``), ``source_maxlength``,
@@ -133,15 +142,127 @@ def pairrm_texts(context: Conversation, answer: str) -> tuple[str, str]:
     ``compare_conversations`` texts (see the module docstring).
     """
     history, final_user = conversation_turns(context)
-    if not history:
-        return final_user, answer
     users = [user for user, _ in history] + [final_user]
     replies = [reply for _, reply in history] + [answer]
+    return exchange_texts(users, replies)
+
+
+def exchange_texts(users: Sequence[str], replies: Sequence[str]) -> tuple[str, str]:
+    """Return PairRM's (source, candidate) texts for the exchanges ``(users[k], replies[k])``.
+
+    One exchange gives ``(user, reply)``; more give llm-blender's ``compare_conversations``
+    texts (see the module docstring).
+
+    Raises:
+        ValueError: ``users`` is empty or its length differs from that of ``replies``.
+    """
+    if len(users) == 0 or len(users) != len(replies):
+        raise ValueError(
+            f"need one reply per user turn and at least one turn, got {len(users)} user turns "
+            f"and {len(replies)} replies"
+        )
+    if len(users) == 1:
+        return users[0], replies[0]
     source = CONVERSATION_INSTRUCTION + "\n".join(
         f"USER: {user}\nAssistant: <Response {k}>" for k, user in enumerate(users, start=1)
     )
     candidate = "\n".join(f"<Response {k}>: {reply}" for k, reply in enumerate(replies, start=1))
     return source, candidate
+
+
+def conversation_exchanges(
+    conversation: Conversation, *, where: str = "conversation"
+) -> tuple[list[str], list[str]]:
+    r"""Split a whole conversation into its user turns and its assistant replies.
+
+    System messages are merged into the user message after them (``system + "\n" + user``), as
+    in :func:`conversation_turns`.
+
+    Args:
+        conversation: Messages ``{"role", "content"}``: user and assistant turns alternating,
+            starting with a user turn and ending with the assistant reply being compared.
+        where: The conversation's name in error messages.
+
+    Returns:
+        ``(users, replies)``, two lists of the same length ≥ 1.
+
+    Raises:
+        TypeError / ValueError: A malformed conversation, one whose turns do not alternate, or one
+            that does not end with an assistant turn.
+    """
+    messages = validate_conversation(conversation, where=where)
+    users: list[str] = []
+    replies: list[str] = []
+    pending_system: list[str] = []
+    for i, message in enumerate(messages):
+        role, content = message["role"], message["content"]
+        if role == "system":
+            pending_system.append(content)
+            continue
+        expected = "user" if len(users) == len(replies) else "assistant"
+        if role != expected:
+            raise ValueError(
+                f"{where}[{i}] has role {role!r} where {expected!r} was expected: a conversation "
+                "must alternate user and assistant turns, starting with a user turn (merge "
+                "consecutive messages of one role into one message)"
+            )
+        if role == "user":
+            users.append("\n".join([*pending_system, content]))
+            pending_system = []
+        else:
+            replies.append(content)
+    if pending_system or not users or len(replies) != len(users):
+        raise ValueError(
+            f"{where} must end with an assistant turn (the reply being compared); it ends with "
+            f"role {messages[-1]['role']!r}"
+        )
+    return users, replies
+
+
+def check_conversation_pairs(
+    conversations_a: Sequence[Conversation], conversations_b: Sequence[Conversation]
+) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    """Validate two lists of whole conversations that are compared pairwise.
+
+    Args:
+        conversations_a: Conversations, each as for :func:`conversation_exchanges`.
+        conversations_b: As many conversations; ``conversations_b[i]`` must have the same user
+            turns as ``conversations_a[i]``, in the same order (only the replies may differ).
+
+    Returns:
+        Per pair ``(users, replies_a, replies_b)``, tuples of strings of one length.
+
+    Raises:
+        TypeError / ValueError: A list that is not a list, lists of different lengths, a malformed
+            conversation, or a pair whose user turns differ (the message names the turn).
+    """
+    for name, seq in (("conversations_a", conversations_a), ("conversations_b", conversations_b)):
+        if isinstance(seq, str) or not isinstance(seq, Sequence):
+            raise TypeError(f"{name} must be a list of conversations, got {type(seq).__name__}")
+    if len(conversations_a) != len(conversations_b):
+        raise ValueError(
+            f"conversations_a and conversations_b must have the same length, got "
+            f"{len(conversations_a)} and {len(conversations_b)}"
+        )
+    pairs = []
+    for i, (conv_a, conv_b) in enumerate(zip(conversations_a, conversations_b, strict=True)):
+        users_a, replies_a = conversation_exchanges(conv_a, where=f"conversations_a[{i}]")
+        users_b, replies_b = conversation_exchanges(conv_b, where=f"conversations_b[{i}]")
+        if len(users_a) != len(users_b):
+            raise ValueError(
+                f"conversations_a[{i}] has {len(users_a)} user turns but conversations_b[{i}] has "
+                f"{len(users_b)}: the two conversations of a pair must share their user turns"
+            )
+        for k, (user_a, user_b) in enumerate(zip(users_a, users_b, strict=True), start=1):
+            if user_a != user_b:
+                raise ValueError(
+                    f"user turn {k} differs between conversations_a[{i}] and conversations_b[{i}]"
+                    f" ({user_a!r:.80} vs {user_b!r:.80}): the two conversations of a pair must "
+                    "share their user turns (system messages count as part of the user turn "
+                    "after them); only the assistant replies may differ"
+                )
+        pairs.append((tuple(users_a), tuple(replies_a), tuple(replies_b)))
+    return pairs
 
 
 # ---------------------------------------------------------------------- checkpoint resolution
@@ -410,6 +531,41 @@ class PairRM(PreferenceOracle):
             firsts.append(text_a)
             seconds.append(text_b)
         return self._pairwise_logits(sources, firsts, seconds)
+
+    def compare_conversations(
+        self,
+        conversations_a: Sequence[Conversation],
+        conversations_b: Sequence[Conversation],
+    ) -> np.ndarray:
+        """Return P(conversations_a[i] ≻ conversations_b[i]) for every i, shape (n,), float64.
+
+        The two conversations of a pair share their user turns and differ in their assistant
+        replies (each player's own history); PairRM reads the user turns as the source and each
+        conversation's replies as its candidate, as llm-blender's ``compare_conversations`` does
+        (module docstring), and returns ``σ(ℓ(a, b) − ℓ(b, a))`` like :meth:`compare`. Identical
+        conversations give exactly ½. Batching, the cache and the out-of-memory back-off are
+        those of :meth:`compare`.
+
+        Args:
+            conversations_a: Conversations ``[u₁, r₁, …, u_K, r_K]`` as ``{"role", "content"}``
+                messages, alternating user/assistant and ending with an assistant turn.
+            conversations_b: As many conversations, each with the same user turns as its partner.
+
+        Raises:
+            TypeError / ValueError: See :func:`check_conversation_pairs`.
+            OracleError: The model produced a non-finite value.
+        """
+        pairs = check_conversation_pairs(conversations_a, conversations_b)
+        contexts, texts_a, texts_b = [], [], []
+        for users, replies_a, replies_b in pairs:
+            source, text_a = exchange_texts(users, replies_a)
+            _, text_b = exchange_texts(users, replies_b)
+            # The formatted source is a one-turn context: ``compare``'s model path reads it as
+            # the source unchanged, as llm-blender's compare_conversations passes it to compare.
+            contexts.append([{"role": "user", "content": source}])
+            texts_a.append(text_a)
+            texts_b.append(text_b)
+        return self._compare_validated(contexts, texts_a, texts_b)
 
     def log_odds(
         self,

@@ -229,3 +229,93 @@ def test_bad_inputs(oracle):
         oracle.compare([[*user("x"), *user("y")]], ["a"], ["b"])
     with pytest.raises(ValueError, match="empty"):
         oracle.log_odds([[]], ["a"], ["b"])
+
+
+# ---------------------------------------------------------------- whole conversations
+def conversation(users, replies, system=None):
+    messages = [] if system is None else [{"role": "system", "content": system}]
+    for u, r in zip(users, replies, strict=True):
+        messages += [{"role": "user", "content": u}, {"role": "assistant", "content": r}]
+    return messages
+
+
+USERS = ["Write a recipe.", "Then?", "For how long?"]
+CONV_A = conversation(USERS, ["Mix flour and water.", "Bake it.", "30 minutes."])
+CONV_B = conversation(USERS, ["Buy bread.", "Eat it.", "Forever."])
+
+
+def test_conversations_are_antisymmetric_and_half_when_identical(oracle):
+    firsts = [CONV_A, CONV_A[:4], CONV_A, CONV_B]
+    seconds = [CONV_B, CONV_B[:4], CONV_A, CONV_B]
+    p = oracle.compare_conversations(firsts, seconds)
+    q = oracle.compare_conversations(seconds, firsts)
+    assert p.shape == (4,) and p.dtype == np.float64
+    np.testing.assert_allclose(p + q, 1.0, atol=1e-6)
+    assert p[2] == 0.5 and p[3] == 0.5
+    assert abs(p[0] - 0.5) > 1e-3
+
+
+def test_earlier_replies_change_the_conversation_preference(oracle):
+    """The players' own histories are compared: only an earlier reply differs here."""
+    last = ["Bake it.", "30 minutes."]
+    a = conversation(USERS, ["Mix flour and water.", *last])
+    b = conversation(USERS, ["I will not help you.", *last])
+    p = oracle.compare_conversations([a], [b])[0]
+    assert abs(p - 0.5) > 1e-4
+    # ... whereas compare() puts the context's replies into both candidates.
+    assert oracle.compare([a[:-1]], [a[-1]["content"]], [b[-1]["content"]])[0] == 0.5
+
+
+@pytest.mark.parametrize("system", [None, "Be brief."])
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_shared_history_equals_compare(oracle, turns, system):
+    history = conversation(USERS[: turns - 1], ["Mix flour and water.", "Bake it."][: turns - 1])
+    if system is not None:
+        history = [{"role": "system", "content": system}, *history]
+    context = [*history, {"role": "user", "content": USERS[turns - 1]}]
+    a = [*context, {"role": "assistant", "content": "Soon."}]
+    b = [*context, {"role": "assistant", "content": "Never, sorry."}]
+    expected = oracle.compare([context], ["Soon."], ["Never, sorry."])
+    np.testing.assert_allclose(oracle.compare_conversations([a], [b]), expected, atol=1e-6)
+
+
+def test_conversations_use_the_batching_and_cache_of_compare(checkpoint, oracle):
+    cached = PairRM(checkpoint, device="cpu", batch_size=2, cache_size=16)
+    firsts = [CONV_A, CONV_A[:2], CONV_A[:4], CONV_B]
+    seconds = [CONV_B, CONV_B[:2], CONV_B[:4], CONV_A]
+    first = cached.compare_conversations(firsts, seconds)  # two batches of two pairs
+    assert cached.cache_hits == 0
+    np.testing.assert_allclose(first, oracle.compare_conversations(firsts, seconds), atol=1e-6)
+    again = cached.compare_conversations(firsts, seconds)
+    assert cached.cache_hits == 4
+    np.testing.assert_array_equal(first, again)
+
+
+@pytest.mark.parametrize(
+    ("conversations_a", "conversations_b", "error", "match"),
+    [
+        ([CONV_A], [CONV_B, CONV_B], ValueError, "same length"),
+        (CONV_A, CONV_B, TypeError, "list of"),
+        ([CONV_A], [CONV_B[:4]], ValueError, "3 user turns but conversations_b.0. has 2"),
+        (
+            [CONV_A],
+            [conversation(["Write a recipe.", "And?", "For how long?"], ["x", "y", "z"])],
+            ValueError,
+            "user turn 2 differs",
+        ),
+        (
+            [conversation(USERS, ["a", "b", "c"], system="Be brief.")],
+            [conversation(USERS, ["a", "b", "d"])],
+            ValueError,
+            "user turn 1 differs",
+        ),
+        ([CONV_A[:-1]], [CONV_B[:-1]], ValueError, "must end with an assistant turn"),
+        ([CONV_A[1:]], [CONV_B[1:]], ValueError, "alternate"),
+        ([[*CONV_A[:2], *CONV_A[:2]]], [CONV_B[:4]], ValueError, "user turn 2 differs"),
+        ([[{"role": "USER", "content": "hi"}]], [CONV_B[:2]], ValueError, "role"),
+        ([[]], [CONV_B[:2]], ValueError, "empty"),
+    ],
+)
+def test_bad_conversations(oracle, conversations_a, conversations_b, error, match):
+    with pytest.raises(error, match=match):
+        oracle.compare_conversations(conversations_a, conversations_b)

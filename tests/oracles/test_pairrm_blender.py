@@ -106,3 +106,39 @@ def test_reference_offline_hub_name_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ValueError, match="EmbeddingOracle"):
         LLMBlenderPairRM("llm-blender/PairRM", cache_dir=tmp_path)
+
+
+def conversation(users, replies):
+    messages = []
+    for u, r in zip(users, replies, strict=True):
+        messages += [{"role": "user", "content": u}, {"role": "assistant", "content": r}]
+    return messages
+
+
+def logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+def test_conversations_agree_with_llm_blender(native, reference):
+    """Two- and three-turn conversations whose replies all differ (each player's own history)."""
+    two = ["What is the capital of France?", "And of Spain?"]
+    three = ["Write a recipe.", "Then?", "For how long? [SEP] Answer briefly."]
+    firsts = [
+        conversation(two, ["Paris.", "Madrid."]),
+        conversation(two, ["Lyon, I believe.", "Madrid."]),  # only the earlier reply differs
+        conversation(three, ["Mix flour and water.", "Bake it.", "30 minutes."]),
+        conversation(three, ["Ünïcödé 数学 🙂", "", "Forever\nand ever."]),
+        conversation(two[:1], ["Paris."]),
+    ]
+    seconds = [
+        conversation(two, ["Rome.", "Lisbon, I think."]),
+        conversation(two, ["Paris.", "Madrid."]),
+        conversation(three, ["Buy bread.", "Eat it.", "Forever."]),
+        conversation(three, ["ok", "Then stop.", "No."]),
+        conversation(two[:1], ["Marseille?"]),
+    ]
+    expected = logit(reference.compare_conversations(firsts, seconds))
+    got = logit(native.compare_conversations(firsts, seconds))
+    assert np.abs(expected).max() > 0.3  # a meaningful comparison, not two near-zero vectors
+    assert np.abs(got - expected).max() <= TOLERANCE
+    assert reference.compare_conversations(firsts[:1], firsts[:1])[0] == 0.5

@@ -277,3 +277,44 @@ def test_missing_default_oracle_says_how_to_pass_one(monkeypatch):
     with pytest.raises(RuntimeError, match=r"PairRM\.from_pretrained\('/local/dir") as info:
         ompo_envs.make("MTBench101-v0")
     assert "EmbeddingOracle()" in str(info.value)
+
+
+def test_native_pairrm_compares_the_players_own_histories(tmp_path, monkeypatch):
+    """context="generated": PairRM scores [s_h, a_h] vs [s'_h, a'_h], each player's own history."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("sentencepiece")
+    from ompo_envs.oracles.pairrm import PairRM
+    from ompo_envs.oracles.pairrm_checkpoint import build_tiny_pairrm_checkpoint
+
+    # cache_size: the cross-check below re-scores the last pair without another forward pass.
+    oracle = PairRM(build_tiny_pairrm_checkpoint(tmp_path, seed=0), device="cpu", cache_size=8)
+    calls = []
+    real = oracle.compare_conversations
+
+    def spy(conversations_a, conversations_b):
+        calls.append((conversations_a, conversations_b))
+        return real(conversations_a, conversations_b)
+
+    monkeypatch.setattr(oracle, "compare_conversations", spy)
+    env = make(oracle=oracle, context="generated")
+
+    def second_reward(first_answer_of_p0):
+        env.reset(options={"dialogue_id": 180})  # 3 turns, the first two short (fast)
+        env.step({"player_0": first_answer_of_p0, "player_1": "I do not know."})
+        _, rewards, *_ = env.step({"player_0": "Same answer.", "player_1": "Other answer."})
+        return rewards["player_0"]
+
+    helpful = second_reward("Here is a careful, complete answer.")
+    convs_a, convs_b = calls[-1]
+    replies = [[m["content"] for m in c[0] if m["role"] == "assistant"] for c in calls[-1]]
+    assert replies == [
+        ["Here is a careful, complete answer.", "Same answer."],
+        ["I do not know.", "Other answer."],
+    ]
+    assert [m for m in convs_a[0] if m["role"] == "user"] == [
+        m for m in convs_b[0] if m["role"] == "user"
+    ]
+    assert helpful == pytest.approx(real(convs_a, convs_b)[0])
+    rude = second_reward("No.")
+    assert abs(helpful - rude) > 1e-4  # player_0's earlier answer changes the later reward
