@@ -1,0 +1,1 @@
+"""Benchmark scripts of ompo-envs (run with ``ompo-bench`` or ``python -m benchmarks.NAME``)."""

@@ -42,8 +42,12 @@ def _add_tabular(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--updates", type=int, default=1000, help="updates per run (default 1000)")
     parser.add_argument("--out", default="results", help="output folder (default results/)")
     parser.add_argument(
-        "--solvers", nargs="+", default=list(SOLVER_GRIDS), choices=list(SOLVER_GRIDS),
-        metavar="NAME", help=f"solvers to run (default all: {' '.join(SOLVER_GRIDS)})",
+        "--solvers",
+        nargs="+",
+        default=list(SOLVER_GRIDS),
+        choices=list(SOLVER_GRIDS),
+        metavar="NAME",
+        help=f"solvers to run (default all: {' '.join(SOLVER_GRIDS)})",
     )
     parser.add_argument(
         "--seeds", nargs="+", type=int, default=list(range(10)), help="game seeds (default 0..9)"

@@ -288,7 +288,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
             lw = 2.2 if name in ("OMPO", "MPO") else 1.2
             ax.plot(points, mean, color=colours(i), lw=lw, label=label)
             ax.fill_between(
-                points, np.maximum(mean - std, mean * 1e-2), mean + std, color=colours(i),
+                points,
+                np.maximum(mean - std, mean * 1e-2),
+                mean + std,
+                color=colours(i),
                 alpha=0.12,
             )
     for ax, title in zip(axes, ("average iterate", "last iterate"), strict=True):
@@ -341,4 +344,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.cli import main as cli_main
 
     return cli_main(["tabular", *(argv or [])])
-

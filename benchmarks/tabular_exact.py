@@ -73,14 +73,18 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tabular_exact.json").write_text(json.dumps(result, indent=2))
     _plot(result, args.out / "tabular_exact.png")
-    print(f"one ({result['matmul_shape'][0]}x{result['matmul_shape'][1]}) @ "
-          f"({result['matmul_shape'][1]}x{result['matmul_shape'][2]}) matmul: "
-          f"{result['matmul_seconds'] * 1e3:.2f} ms")
+    print(
+        f"one ({result['matmul_shape'][0]}x{result['matmul_shape'][1]}) @ "
+        f"({result['matmul_shape'][1]}x{result['matmul_shape'][2]}) matmul: "
+        f"{result['matmul_seconds'] * 1e3:.2f} ms"
+    )
     print(f"exploitability: {result['exploitability_over_matmul']:.2f}x the matmul")
     if "nash_seconds" in result:
-        print(f"nash_equilibrium: {result['nash_seconds']:.1f} s "
-              f"({result['nash_over_matmul']:.0f}x the matmul), "
-              f"its exploitability {result['nash_exploitability']:.2e}")
+        print(
+            f"nash_equilibrium: {result['nash_seconds']:.1f} s "
+            f"({result['nash_over_matmul']:.0f}x the matmul), "
+            f"its exploitability {result['nash_exploitability']:.2e}"
+        )
     return result
 
 

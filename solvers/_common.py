@@ -230,8 +230,10 @@ class LogitSolver(Solver):
 
     def __init__(self, game: TabularGame, initial_policy: np.ndarray | None) -> None:
         game = check_game(game)
-        policy = uniform_policy(game) if initial_policy is None else check_policy(
-            game, np.asarray(initial_policy), "initial_policy"
+        policy = (
+            uniform_policy(game)
+            if initial_policy is None
+            else check_policy(game, np.asarray(initial_policy), "initial_policy")
         )
         self._logits = logits_from_policy(policy)
         super().__init__(game, policy)

@@ -93,6 +93,4 @@ class EGPO(LogitSolver):
         base = geometric_mixture(self.log_policy, self.log_reference, beta * alpha)
         log_half = normalise_logits(base + beta * self._gradient(self.log_policy, self.occupancy))
         half_occupancy = occupancy_measures(self.game, policy_from_logits(log_half))
-        return base + beta * self._gradient(log_half, half_occupancy), {
-            "gradient_evaluations": 2.0
-        }
+        return base + beta * self._gradient(log_half, half_occupancy), {"gradient_evaluations": 2.0}

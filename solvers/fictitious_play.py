@@ -59,8 +59,10 @@ class FictitiousPlay(Solver):
         """
         self.config = build_config(FictitiousPlayConfig, config, fields)
         game = check_game(game)
-        policy = uniform_policy(game) if initial_policy is None else _check_policy(
-            game, np.asarray(initial_policy), "initial_policy"
+        policy = (
+            uniform_policy(game)
+            if initial_policy is None
+            else _check_policy(game, np.asarray(initial_policy), "initial_policy")
         )
         super().__init__(game, policy)
 

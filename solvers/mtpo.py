@@ -87,8 +87,6 @@ class MTPO(LogitSolver):
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
         beta, alpha = self.config.beta, self.config.alpha
         win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
-        q, _ = regularised_q_values(
-            self.game, self.log_policy, win_rate, alpha, self.log_reference
-        )
+        q, _ = regularised_q_values(self.game, self.log_policy, win_rate, alpha, self.log_reference)
         base = geometric_mixture(self.log_policy, self.log_reference, beta * alpha)
         return base + beta * q, {}

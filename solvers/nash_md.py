@@ -88,9 +88,7 @@ class NashMD(LogitSolver):
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
         mix = self.config.beta * self.config.alpha
-        log_mixture = normalise_logits(
-            geometric_mixture(self.log_policy, self.log_reference, mix)
-        )
+        log_mixture = normalise_logits(geometric_mixture(self.log_policy, self.log_reference, mix))
         if mix == 0.0:
             mixture_occupancy = self.occupancy
         else:

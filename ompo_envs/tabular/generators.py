@@ -10,9 +10,7 @@ MAX_STATES = 100
 MAX_ACTIONS = 10
 
 
-def antisymmetric_reward(
-    rng: np.random.Generator, num_states: int, num_actions: int
-) -> np.ndarray:
+def antisymmetric_reward(rng: np.random.Generator, num_states: int, num_actions: int) -> np.ndarray:
     """Random preference r = (U + 1 − Uᵀ)/2, U ~ Uniform[0,1]^{(S·A)²}: antisymmetric, in [0, 1]."""
     size = num_states * num_actions
     u = rng.uniform(size=(size, size))
@@ -73,8 +71,11 @@ def random_game(
 
 
 def _check_sizes(num_states: object, num_actions: object, horizon: object) -> None:
-    for name, value, low in (("num_states", num_states, 1), ("num_actions", num_actions, 2),
-                             ("horizon", horizon, 1)):
+    for name, value, low in (
+        ("num_states", num_states, 1),
+        ("num_actions", num_actions, 2),
+        ("horizon", horizon, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise TypeError(f"{name} must be an integer, got {value!r}")
         if value < low:

@@ -205,8 +205,7 @@ def nash_equilibrium(
         solved = [_solve_one_start(game, int(s)) for s in game.initial_states]
     else:
         solved = [
-            _column_generation(game, int(s), tolerance, max_iterations)
-            for s in game.initial_states
+            _column_generation(game, int(s), tolerance, max_iterations) for s in game.initial_states
         ]
     occupancy = np.stack([d for d, _ in solved])
     values = np.array([v for _, v in solved])

@@ -33,9 +33,23 @@ def test_config_errors():
 def test_tiny_run_writes_json_plot_and_table(tmp_path, capsys):
     status = cli.main(
         [
-            "tabular", "--updates", "12", "--seeds", "3", "8", "--horizon", "3",
-            "--solvers", "OMPO", "MPO", "FP", "--workers", "1", "--no-progress",
-            "--out", str(tmp_path),
+            "tabular",
+            "--updates",
+            "12",
+            "--seeds",
+            "3",
+            "8",
+            "--horizon",
+            "3",
+            "--solvers",
+            "OMPO",
+            "MPO",
+            "FP",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
         ]
     )
     assert status == 0
