@@ -3,7 +3,8 @@
 Exact solvers are built from a :class:`~ompo_envs.tabular.TabularGame` and a frozen config
 (``solvers.OMPO(game, OMPOConfig(beta=1.0))``, or the config's fields as keywords,
 ``solvers.OMPO(game, beta=1.0)``); each has ``step()``, ``policy``, ``average_policy`` and
-``evaluate()``.
+``evaluate()``. Sample-based solvers (``SampledOMPO``, ``SampledMPO``, ``SampledSPPO``) are built
+from an env and estimate Q only through the env API (see :mod:`solvers.sampled`).
 """
 
 from solvers.base import Solver
@@ -16,6 +17,16 @@ from solvers.mtpo import MTPO, MTPOConfig
 from solvers.nash_md import NashMD, NashMDConfig
 from solvers.ompo import OMPO, OMPOConfig
 from solvers.onpo import ONPO, ONPOConfig
+
+# Sample-based versions (learn through the env API only), after the exact ones they build on.
+from solvers.sampled import (
+    SampledMPO,
+    SampledMPOConfig,
+    SampledOMPO,
+    SampledOMPOConfig,
+    SampledSPPO,
+    SampledSPPOConfig,
+)
 from solvers.spo import SPO, SPOConfig
 from solvers.sppo import SPPO, SPPOConfig
 
@@ -42,5 +53,11 @@ __all__ = [
     "ONPOConfig",
     "SPOConfig",
     "SPPOConfig",
+    "SampledMPO",
+    "SampledMPOConfig",
+    "SampledOMPO",
+    "SampledOMPOConfig",
+    "SampledSPPO",
+    "SampledSPPOConfig",
     "Solver",
 ]
