@@ -18,7 +18,7 @@ behaviour — with :meth:`~solvers.sampled.policies.MixturePolicy.to_array` for 
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,13 +35,34 @@ from solvers.sampled.policies import MixturePolicy, RowKey, SamplingPolicy, Tabu
 class SampledSolver(abc.ABC):
     """Base class: sample branch points, estimate Q̂ at them, exponential-weights step.
 
-    Subclasses set ``self.config`` (with ``num_samples``, ``num_episodes``, ``seed``) and
-    implement :meth:`_q_hat` (the estimator) and :meth:`_stage_beta` (β_h).
+    Subclasses name their frozen config class in ``config_class`` (with ``num_samples``,
+    ``num_episodes``, ``seed``) and implement :meth:`_q_hat` (the estimator) and
+    :meth:`_stage_beta` (β_h).
     """
 
     config: Any
+    config_class: ClassVar[type]
 
-    def __init__(self, env: PreferenceGameEnv, initial_policy: TabularPolicy | None) -> None:
+    def __init__(
+        self,
+        env: PreferenceGameEnv,
+        config: Any = None,
+        *,
+        initial_policy: TabularPolicy | None = None,
+    ) -> None:
+        """Start from π^1 = ``initial_policy`` (uniform by default).
+
+        Args:
+            env: A tabular ompo-envs env (its ``infos`` carry ``h`` and ``init_index``).
+            config: The settings, an instance of ``config_class`` (default: its defaults).
+            initial_policy: π^1.
+        """
+        config = self.config_class() if config is None else config
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"config must be a {self.config_class.__name__}, got {type(config).__name__}"
+            )
+        self.config = config
         self.sampler = BranchingSampler(env, np.random.default_rng(self.config.seed))
         self.env = self.sampler.env
         if initial_policy is None:

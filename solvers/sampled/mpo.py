@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.core import PreferenceGameEnv
 from solvers._common import check_positive
 from solvers.sampled.base import SampledSolver, check_sampling_fields
 from solvers.sampled.estimation import BranchPoint, SavedPoint
-from solvers.sampled.policies import RowKey, TabularPolicy
+from solvers.sampled.policies import RowKey
 
 
 @dataclass(frozen=True)
@@ -50,26 +49,7 @@ class SampledMPO(SampledSolver):
     """MPO whose Q is estimated from env rollouts only (Eq. 4 with fresh opponent states)."""
 
     config: SampledMPOConfig
-
-    def __init__(
-        self,
-        env: PreferenceGameEnv,
-        config: SampledMPOConfig | None = None,
-        *,
-        initial_policy: TabularPolicy | None = None,
-    ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default).
-
-        Args:
-            env: A tabular ompo-envs env (its ``infos`` carry ``h`` and ``init_index``).
-            config: The settings (default :class:`SampledMPOConfig()`).
-            initial_policy: π^1.
-        """
-        config = SampledMPOConfig() if config is None else config
-        if not isinstance(config, SampledMPOConfig):
-            raise TypeError(f"config must be a SampledMPOConfig, got {type(config).__name__}")
-        self.config = config
-        super().__init__(env, initial_policy)
+    config_class = SampledMPOConfig
 
     def _stage_beta(self) -> np.ndarray:
         return np.full(self.env.horizon, float(self.config.beta))

@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.core import PreferenceGameEnv
 from solvers._common import check_positive, stage_step_sizes
 from solvers.sampled.base import SampledSolver, check_sampling_fields
 from solvers.sampled.estimation import BranchPoint, SavedPoint
-from solvers.sampled.policies import RowKey, TabularPolicy
+from solvers.sampled.policies import RowKey
 
 
 @dataclass(frozen=True)
@@ -63,26 +62,7 @@ class SampledOMPO(SampledSolver):
     """
 
     config: SampledOMPOConfig
-
-    def __init__(
-        self,
-        env: PreferenceGameEnv,
-        config: SampledOMPOConfig | None = None,
-        *,
-        initial_policy: TabularPolicy | None = None,
-    ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default) with π^0 = π^1.
-
-        Args:
-            env: A tabular ompo-envs env (its ``infos`` carry ``h`` and ``init_index``).
-            config: The settings (default :class:`SampledOMPOConfig()`).
-            initial_policy: π^1.
-        """
-        config = SampledOMPOConfig() if config is None else config
-        if not isinstance(config, SampledOMPOConfig):
-            raise TypeError(f"config must be a SampledOMPOConfig, got {type(config).__name__}")
-        self.config = config
-        super().__init__(env, initial_policy)
+    config_class = SampledOMPOConfig
 
     def _stage_beta(self) -> np.ndarray:
         return stage_step_sizes(self.config.beta, self.env.horizon)

@@ -24,11 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.core import PreferenceGameEnv
 from solvers._common import check_positive
 from solvers.sampled.base import SampledSolver, check_sampling_fields
 from solvers.sampled.estimation import BranchPoint, SavedPoint
-from solvers.sampled.policies import RowKey, TabularPolicy
+from solvers.sampled.policies import RowKey
 
 
 @dataclass(frozen=True)
@@ -56,27 +55,12 @@ class SampledSPPO(SampledSolver):
     """SPPO with the win rate P(a ≻ π^t | s) estimated from K env continuations."""
 
     config: SampledSPPOConfig
+    config_class = SampledSPPOConfig
 
-    def __init__(
-        self,
-        env: PreferenceGameEnv,
-        config: SampledSPPOConfig | None = None,
-        *,
-        initial_policy: TabularPolicy | None = None,
-    ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default).
-
-        Args:
-            env: A tabular ompo-envs env (its ``infos`` carry ``h`` and ``init_index``).
-            config: The settings (default :class:`SampledSPPOConfig()`).
-            initial_policy: π^1.
-        """
-        config = SampledSPPOConfig() if config is None else config
-        if not isinstance(config, SampledSPPOConfig):
-            raise TypeError(f"config must be a SampledSPPOConfig, got {type(config).__name__}")
-        self.config = config
-        super().__init__(env, initial_policy)
-        self._paid_stages = 1.0 if self.env.reward_mode == "terminal" else float(self.env.horizon)
+    @property
+    def _paid_stages(self) -> float:
+        """Σ_h w_h: the number of stages that pay a preference (1 with terminal rewards)."""
+        return 1.0 if self.env.reward_mode == "terminal" else float(self.env.horizon)
 
     def _stage_beta(self) -> np.ndarray:
         return np.full(self.env.horizon, float(self.config.beta))
