@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -228,7 +228,27 @@ class LogitSolver(Solver):
     (zero at a fixed point; it does not vanish while an iterate cycles).
     """
 
-    def __init__(self, game: TabularGame, initial_policy: np.ndarray | None) -> None:
+    #: The frozen config dataclass of the solver.
+    config_class: ClassVar[type]
+
+    def __init__(
+        self,
+        game: TabularGame,
+        config: Any = None,
+        *,
+        initial_policy: np.ndarray | None = None,
+        **fields: Any,
+    ) -> None:
+        """Start from π^1 = ``initial_policy`` (uniform; the regularised methods' reference μ).
+
+        Args:
+            game: The exact game.
+            config: An instance of ``config_class``; or give its fields as keywords
+                (``beta=...``), not both.
+            initial_policy: π^1, shape (n_init, H, S, A).
+            **fields: Fields of ``config_class``.
+        """
+        self.config = build_config(self.config_class, config, fields)
         game = check_game(game)
         policy = (
             uniform_policy(game)
@@ -237,6 +257,10 @@ class LogitSolver(Solver):
         )
         self._logits = logits_from_policy(policy)
         super().__init__(game, policy)
+        self._setup()
+
+    def _setup(self) -> None:
+        """Set up per-solver state from ``self.config`` and π^1 (default: nothing)."""
 
     @property
     def log_policy(self) -> np.ndarray:

@@ -21,14 +21,12 @@ Cost: **two** pairwise contractions per update (the gradient at π^t and at π^{
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, occupancy_measures, reward_against_occupancy
+from ompo_envs.tabular import occupancy_measures, reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_positive,
     geometric_mixture,
     normalise_logits,
@@ -60,25 +58,9 @@ class EGPO(LogitSolver):
     """Exact EGPO lifted per state: extragradient mirror descent on Q."""
 
     config: EGPOConfig
+    config_class = EGPOConfig
 
-    def __init__(
-        self,
-        game: TabularGame,
-        config: EGPOConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = μ = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, also the reference μ, shape (n_init, H, S, A).
-            **fields: Fields of :class:`EGPOConfig`.
-        """
-        self.config = build_config(EGPOConfig, config, fields)
-        super().__init__(game, initial_policy)
+    def _setup(self) -> None:
         self.log_reference = self.log_policy.copy()
 
     def _gradient(self, log_point: np.ndarray, occupancy: np.ndarray) -> np.ndarray:

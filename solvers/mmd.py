@@ -23,14 +23,12 @@ Cost: one contraction per update.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, reward_against_occupancy
+from ompo_envs.tabular import reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_fraction,
     check_positive,
     geometric_mixture,
@@ -62,25 +60,9 @@ class MMD(LogitSolver):
     """Exact magnetic mirror descent lifted per state, with an optionally moving magnet."""
 
     config: MMDConfig
+    config_class = MMDConfig
 
-    def __init__(
-        self,
-        game: TabularGame,
-        config: MMDConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = μ^1 = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, also the first magnet μ^1, shape (n_init, H, S, A).
-            **fields: Fields of :class:`MMDConfig`.
-        """
-        self.config = build_config(MMDConfig, config, fields)
-        super().__init__(game, initial_policy)
+    def _setup(self) -> None:
         self.log_magnet = self.log_policy.copy()
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:

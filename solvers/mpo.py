@@ -15,12 +15,11 @@ need not converge: with H = 1 this is MWU, whose iterate cycles around the NE of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, reward_against_occupancy
-from solvers._common import LogitSolver, build_config, check_positive, standard_q_values
+from ompo_envs.tabular import reward_against_occupancy
+from solvers._common import LogitSolver, check_positive, standard_q_values
 
 
 @dataclass(frozen=True)
@@ -38,25 +37,7 @@ class MPO(LogitSolver):
     """Exact MPO (Alg. 3): Hedge at every state on Q̄^t = Q^{π^t,π^t} averaged over d^{π^t}."""
 
     config: MPOConfig
-
-    def __init__(
-        self,
-        game: TabularGame,
-        config: MPOConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, shape (n_init, H, S, A).
-            **fields: Fields of :class:`MPOConfig`.
-        """
-        self.config = build_config(MPOConfig, config, fields)
-        super().__init__(game, initial_policy)
+    config_class = MPOConfig
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
         reward = reward_against_occupancy(self.game, self.occupancy)

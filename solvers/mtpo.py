@@ -24,14 +24,12 @@ With α = 0 the update is MPO/SPO's Hedge step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, reward_against_occupancy
+from ompo_envs.tabular import reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_positive,
     geometric_mixture,
     regularised_q_values,
@@ -63,25 +61,9 @@ class MTPO(LogitSolver):
     """Exact MTPO: regularised mirror descent in self-play on the terminal win rate."""
 
     config: MTPOConfig
+    config_class = MTPOConfig
 
-    def __init__(
-        self,
-        game: TabularGame,
-        config: MTPOConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = μ = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, also the reference μ, shape (n_init, H, S, A).
-            **fields: Fields of :class:`MTPOConfig`.
-        """
-        self.config = build_config(MTPOConfig, config, fields)
-        super().__init__(game, initial_policy)
+    def _setup(self) -> None:
         self.log_reference = self.log_policy.copy()
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:

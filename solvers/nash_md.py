@@ -25,14 +25,12 @@ occupancy pass (for π_α^t) per update.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, occupancy_measures, reward_against_occupancy
+from ompo_envs.tabular import occupancy_measures, reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_positive,
     geometric_mixture,
     normalise_logits,
@@ -65,25 +63,9 @@ class NashMD(LogitSolver):
     """Exact Nash-MD lifted per state: mirror step from, and against, the geometric mixture."""
 
     config: NashMDConfig
+    config_class = NashMDConfig
 
-    def __init__(
-        self,
-        game: TabularGame,
-        config: NashMDConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = μ = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, also the reference μ, shape (n_init, H, S, A).
-            **fields: Fields of :class:`NashMDConfig`.
-        """
-        self.config = build_config(NashMDConfig, config, fields)
-        super().__init__(game, initial_policy)
+    def _setup(self) -> None:
         self.log_reference = self.log_policy.copy()
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:

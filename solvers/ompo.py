@@ -29,14 +29,13 @@ backward pass and one forward occupancy pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, reward_against_occupancy
+from ompo_envs.tabular import reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_positive,
     evaluate_policy,
     soft_q_values,
@@ -74,25 +73,9 @@ class OMPO(LogitSolver):
     """
 
     config: OMPOConfig
+    config_class = OMPOConfig
 
-    def __init__(
-        self,
-        game: TabularGame,
-        config: OMPOConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default) with d^0 = d^1.
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1 (the reference policy), shape (n_init, H, S, A).
-            **fields: Fields of :class:`OMPOConfig`.
-        """
-        self.config = build_config(OMPOConfig, config, fields)
-        super().__init__(game, initial_policy)
+    def _setup(self) -> None:
         self._stage_beta = stage_step_sizes(self.config.beta, self.game.horizon)
         self._previous_reward: np.ndarray | None = None  # r^{t−1}; None means d^0 = d^1
 

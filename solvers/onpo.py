@@ -21,14 +21,12 @@ No regularisation (α = 0). Guarantee (Tab. 1): the average iterate has duality 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, reward_against_occupancy
+from ompo_envs.tabular import reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_positive,
     normalise_logits,
     standard_q_values,
@@ -50,25 +48,9 @@ class ONPO(LogitSolver):
     """Exact ONPO lifted per state: two-sequence optimistic mirror descent on Q."""
 
     config: ONPOConfig
+    config_class = ONPOConfig
 
-    def __init__(
-        self,
-        game: TabularGame,
-        config: ONPOConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = π̂^1 = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, shape (n_init, H, S, A).
-            **fields: Fields of :class:`ONPOConfig`.
-        """
-        self.config = build_config(ONPOConfig, config, fields)
-        super().__init__(game, initial_policy)
+    def _setup(self) -> None:
         self.log_secondary = self.log_policy.copy()
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:

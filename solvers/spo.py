@@ -21,14 +21,12 @@ regularisation (α = 0). Guarantee (Swamy et al., Tab. 1): average iterate, O(ε
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, reward_against_occupancy
+from ompo_envs.tabular import reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_positive,
     standard_q_values,
     trajectory_scale,
@@ -50,25 +48,7 @@ class SPO(LogitSolver):
     """Exact SPO: Hedge at every state on the terminal trajectory win rate's action value."""
 
     config: SPOConfig
-
-    def __init__(
-        self,
-        game: TabularGame,
-        config: SPOConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, shape (n_init, H, S, A).
-            **fields: Fields of :class:`SPOConfig`.
-        """
-        self.config = build_config(SPOConfig, config, fields)
-        super().__init__(game, initial_policy)
+    config_class = SPOConfig
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
         win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)

@@ -27,14 +27,12 @@ an ε-NE after O(ε⁻²) updates; the last iterate cycles (with H = 1 it is MWU
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, reward_against_occupancy
+from ompo_envs.tabular import reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    build_config,
     check_positive,
     soft_q_values,
     trajectory_scale,
@@ -56,25 +54,7 @@ class SPPO(LogitSolver):
     """Exact SPPO lifted to whole trajectories (multiplicative weights over responses)."""
 
     config: SPPOConfig
-
-    def __init__(
-        self,
-        game: TabularGame,
-        config: SPPOConfig | None = None,
-        *,
-        initial_policy: np.ndarray | None = None,
-        **fields: Any,
-    ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default).
-
-        Args:
-            game: The exact game.
-            config: The settings; or give its fields as keywords (``beta=...``), not both.
-            initial_policy: π^1, shape (n_init, H, S, A).
-            **fields: Fields of :class:`SPPOConfig`.
-        """
-        self.config = build_config(SPPOConfig, config, fields)
-        super().__init__(game, initial_policy)
+    config_class = SPPOConfig
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
         win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
