@@ -15,6 +15,7 @@ from ompo_envs.oracles.base import (
     OracleError,
     PreferenceOracle,
     validate_conversation,
+    validate_pairs,
 )
 
 #: Public name -> module (under ompo_envs.oracles) that defines it.
@@ -47,5 +48,6 @@ __all__ = [
     "OracleError",
     "PreferenceOracle",
     "validate_conversation",
+    "validate_pairs",
     *_LAZY,
 ]

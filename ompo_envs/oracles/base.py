@@ -60,6 +60,31 @@ def validate_conversation(context: Any, *, where: str = "context") -> list[dict[
     return messages
 
 
+def validate_pairs(
+    contexts: Sequence[Conversation], answers_a: Sequence[str], answers_b: Sequence[str]
+) -> tuple[list[list[dict[str, str]]], list[str], list[str]]:
+    """Check a batch of (context, a, b) as :meth:`PreferenceOracle.compare` takes it; return lists.
+
+    Raises:
+        TypeError: A batch is not a list, a context is malformed, or an answer is not a string.
+        ValueError: The three lists differ in length, or a context is empty.
+    """
+    for name, seq in (("contexts", contexts), ("answers_a", answers_a), ("answers_b", answers_b)):
+        if isinstance(seq, str) or not isinstance(seq, Sequence):
+            raise TypeError(f"{name} must be a list, got {type(seq).__name__}")
+    if not len(contexts) == len(answers_a) == len(answers_b):
+        raise ValueError(
+            f"contexts, answers_a and answers_b must have the same length, got "
+            f"{len(contexts)}, {len(answers_a)} and {len(answers_b)}"
+        )
+    convs = [validate_conversation(c, where=f"contexts[{i}]") for i, c in enumerate(contexts)]
+    for name, seq in (("answers_a", answers_a), ("answers_b", answers_b)):
+        for i, answer in enumerate(seq):
+            if not isinstance(answer, str):
+                raise TypeError(f"{name}[{i}] must be a string, got {type(answer).__name__}")
+    return convs, list(answers_a), list(answers_b)
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function σ(x) = 1 / (1 + e^{−x})."""
     x = np.asarray(x, dtype=np.float64)
@@ -136,24 +161,7 @@ class PreferenceOracle:
                 answer that is not a string.
             OracleError: The model produced a non-finite or out-of-range value.
         """
-        for name, seq in (("answers_a", answers_a), ("answers_b", answers_b)):
-            if isinstance(seq, str) or not isinstance(seq, Sequence):
-                raise TypeError(f"{name} must be a list of strings, got {type(seq).__name__}")
-        if isinstance(contexts, str) or not isinstance(contexts, Sequence):
-            raise TypeError(
-                f"contexts must be a list of conversations, got {type(contexts).__name__}"
-            )
-        if not len(contexts) == len(answers_a) == len(answers_b):
-            raise ValueError(
-                f"contexts, answers_a and answers_b must have the same length, got "
-                f"{len(contexts)}, {len(answers_a)} and {len(answers_b)}"
-            )
-        convs = [validate_conversation(c, where=f"contexts[{i}]") for i, c in enumerate(contexts)]
-        for name, seq in (("answers_a", answers_a), ("answers_b", answers_b)):
-            for i, answer in enumerate(seq):
-                if not isinstance(answer, str):
-                    raise TypeError(f"{name}[{i}] must be a string, got {type(answer).__name__}")
-        return self._compare_validated(convs, list(answers_a), list(answers_b))
+        return self._compare_validated(*validate_pairs(contexts, answers_a, answers_b))
 
     __call__ = compare
 

@@ -42,10 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.oracles.base import Conversation, PreferenceOracle, sigmoid
+from ompo_envs.oracles.base import Conversation, PreferenceOracle, sigmoid, validate_pairs
 from ompo_envs.oracles.pairrm import (
     DEFAULT_CHECKPOINT,
-    _check_pairs,
     check_conversation_pairs,
     conversation_turns,
     read_ranker_config,
@@ -158,7 +157,7 @@ class LLMBlenderPairRM(PreferenceOracle):
         answers_b: Sequence[str],
     ) -> np.ndarray:
         """Return llm-blender's ``ℓ(x, a, b) − ℓ(x, b, a)`` per pair, shape (n,), float64."""
-        convs, answers_a, answers_b = _check_pairs(contexts, answers_a, answers_b)
+        convs, answers_a, answers_b = validate_pairs(contexts, answers_a, answers_b)
         users, replies_a, replies_b = [], [], []
         for conv, a, b in zip(convs, answers_a, answers_b, strict=True):
             history, final_user = conversation_turns(conv)

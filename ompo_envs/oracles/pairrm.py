@@ -69,6 +69,7 @@ from ompo_envs.oracles.base import (
     OracleError,
     PreferenceOracle,
     validate_conversation,
+    validate_pairs,
 )
 
 #: Hub name of the published checkpoint.
@@ -579,7 +580,7 @@ class PairRM(PreferenceOracle):
         ``compare_conversations(..., return_logits=True)`` return. No cache, no shortcut for
         ``a == b`` (which gives 0 up to rounding).
         """
-        contexts, answers_a, answers_b = _check_pairs(contexts, answers_a, answers_b)
+        contexts, answers_a, answers_b = validate_pairs(contexts, answers_a, answers_b)
         out = np.empty(len(contexts))
         for start in range(0, len(contexts), self.batch_size):
             stop = start + self.batch_size
@@ -681,23 +682,3 @@ def _read_state_dict(folder: Path) -> dict[str, Any]:
 
         return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
     raise ValueError(f"{folder} holds none of {_WEIGHT_FILES}: it is not a PairRM checkpoint")
-
-
-def _check_pairs(
-    contexts: Sequence[Conversation], answers_a: Sequence[str], answers_b: Sequence[str]
-) -> tuple[list[list[dict[str, str]]], list[str], list[str]]:
-    """Validate (contexts, a, b) as :meth:`PreferenceOracle.compare` does; return lists."""
-    for name, seq in (("contexts", contexts), ("answers_a", answers_a), ("answers_b", answers_b)):
-        if isinstance(seq, str) or not isinstance(seq, Sequence):
-            raise TypeError(f"{name} must be a list, got {type(seq).__name__}")
-    if not len(contexts) == len(answers_a) == len(answers_b):
-        raise ValueError(
-            f"contexts, answers_a and answers_b must have the same length, got "
-            f"{len(contexts)}, {len(answers_a)} and {len(answers_b)}"
-        )
-    convs = [validate_conversation(c, where=f"contexts[{i}]") for i, c in enumerate(contexts)]
-    for name, seq in (("answers_a", answers_a), ("answers_b", answers_b)):
-        for i, answer in enumerate(seq):
-            if not isinstance(answer, str):
-                raise TypeError(f"{name}[{i}] must be a string, got {type(answer).__name__}")
-    return convs, list(answers_a), list(answers_b)
