@@ -64,6 +64,17 @@ def check_positive(name: str, value: object, *, allow_zero: bool = False) -> Non
         raise ValueError(f"{name} must be finite and {bound}, got {value}")
 
 
+def check_regularisation(beta: object, alpha: object) -> None:
+    """Raise unless β > 0, α ≥ 0 and βα ≤ 1 (the weight of μ in a geometric mixture)."""
+    check_positive("beta", beta)
+    check_positive("alpha", alpha, allow_zero=True)
+    if beta * alpha > 1:  # type: ignore[operator]
+        raise ValueError(
+            f"beta * alpha must be <= 1 (the weight of μ in the geometric mixture), got "
+            f"{beta} * {alpha}; lower beta or alpha"
+        )
+
+
 def check_fraction(name: str, value: object) -> None:
     """Raise unless ``value`` lies in [0, 1]."""
     check_positive(name, value, allow_zero=True)

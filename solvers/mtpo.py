@@ -30,7 +30,7 @@ import numpy as np
 from ompo_envs.tabular import reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    check_positive,
+    check_regularisation,
     geometric_mixture,
     regularised_q_values,
     trajectory_scale,
@@ -48,13 +48,7 @@ class MTPOConfig:
     """α ≥ 0, the weight of the per-state KL to the reference μ (Tab. 1 uses 0.0025); βα ≤ 1."""
 
     def __post_init__(self) -> None:
-        check_positive("beta", self.beta)
-        check_positive("alpha", self.alpha, allow_zero=True)
-        if self.beta * self.alpha > 1:
-            raise ValueError(
-                f"beta * alpha must be <= 1 (the weight of μ in the geometric mixture), got "
-                f"{self.beta} * {self.alpha}; lower beta or alpha"
-            )
+        check_regularisation(self.beta, self.alpha)
 
 
 class MTPO(LogitSolver):

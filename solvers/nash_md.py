@@ -31,7 +31,7 @@ import numpy as np
 from ompo_envs.tabular import occupancy_measures, reward_against_occupancy
 from solvers._common import (
     LogitSolver,
-    check_positive,
+    check_regularisation,
     geometric_mixture,
     normalise_logits,
     policy_from_logits,
@@ -50,13 +50,7 @@ class NashMDConfig:
     """α ≥ 0, the KL-to-reference weight (Tab. 1 uses 0.008); the mixture weight is βα ≤ 1."""
 
     def __post_init__(self) -> None:
-        check_positive("beta", self.beta)
-        check_positive("alpha", self.alpha, allow_zero=True)
-        if self.beta * self.alpha > 1:
-            raise ValueError(
-                f"beta * alpha must be <= 1 (the weight of μ in the geometric mixture), got "
-                f"{self.beta} * {self.alpha}; lower beta or alpha"
-            )
+        check_regularisation(self.beta, self.alpha)
 
 
 class NashMD(LogitSolver):
