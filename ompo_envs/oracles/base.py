@@ -85,6 +85,17 @@ def validate_pairs(
     return convs, list(answers_a), list(answers_b)
 
 
+def check_temperature(temperature: object) -> None:
+    """Raise ``ValueError`` unless ``temperature`` is a finite real number > 0."""
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float | np.integer | np.floating)
+        or not np.isfinite(temperature)
+        or temperature <= 0
+    ):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function σ(x) = 1 / (1 + e^{−x})."""
     x = np.asarray(x, dtype=np.float64)

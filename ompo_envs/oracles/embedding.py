@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.oracles.base import OracleError, PreferenceOracle, sigmoid
+from ompo_envs.oracles.base import OracleError, PreferenceOracle, check_temperature, sigmoid
 
 _INSTALL_HINT = 'install it with: pip install "ompo-envs[embedding]"'
 QUERIES = ("last_user", "context")
@@ -79,11 +79,7 @@ class EmbeddingOracle(PreferenceOracle):
         cache_size: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, cache_size=cache_size)
-        if (
-            not (isinstance(temperature, int | float) and np.isfinite(temperature))
-            or temperature <= 0
-        ):
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        check_temperature(temperature)
         if query not in QUERIES:
             raise ValueError(f"query must be one of {QUERIES}, got {query!r}")
         if isinstance(embedding_cache_size, bool) or embedding_cache_size < 0:

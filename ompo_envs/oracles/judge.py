@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.oracles.base import OracleError, PreferenceOracle, sigmoid
+from ompo_envs.oracles.base import OracleError, PreferenceOracle, check_temperature, sigmoid
 
 ChatFunction = Callable[[list[dict[str, str]]], str]
 
@@ -260,11 +260,7 @@ class LLMJudge(PreferenceOracle):
             criteria = prompts["task_prompts"][task]
         elif not isinstance(criteria, str) or not criteria.strip():
             raise ValueError("criteria must be a non-empty string")
-        if (
-            not (isinstance(temperature, int | float) and np.isfinite(temperature))
-            or temperature <= 0
-        ):
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        check_temperature(temperature)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
         self.chat = chat

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.oracles.base import OracleError, PreferenceOracle, sigmoid
+from ompo_envs.oracles.base import OracleError, PreferenceOracle, check_temperature, sigmoid
 
 _INSTALL_HINT = 'install it with: pip install "ompo-envs[torch]"'
 PROMPT_TEMPLATE = "[CONTEXT] {context} [RESPONSE A] {response_a} [RESPONSE B] {response_b} \n"
@@ -142,11 +142,7 @@ class PairPreferenceLM(PreferenceOracle):
         cache_size: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, cache_size=cache_size)
-        if (
-            not (isinstance(temperature, int | float) and np.isfinite(temperature))
-            or temperature <= 0
-        ):
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        check_temperature(temperature)
         self.model = model
         self.tokenizer = tokenizer
         self.temperature = float(temperature)
