@@ -1,6 +1,6 @@
 """``ompo-bench``: the benchmark console script, one subcommand per benchmark.
 
-ompo-bench tabular            # paper Fig. 1(a), 1,000 updates (~5 min on 2 CPU cores)
+ompo-bench tabular            # paper Fig. 1(a), 1,000 updates (~7 min on 2 idle CPU cores)
 ompo-bench tabular --full     # the paper's 2,000 updates
 """
 
@@ -30,7 +30,7 @@ def _tabular(args: argparse.Namespace) -> int:
 
 
 def _add_tabular(subparsers: argparse._SubParsersAction) -> None:
-    from benchmarks.tabular import SOLVER_GRIDS
+    from benchmarks.tabular import DEFAULT_SOLVERS, SOLVER_GRIDS
 
     parser = subparsers.add_parser(
         "tabular",
@@ -44,10 +44,10 @@ def _add_tabular(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--solvers",
         nargs="+",
-        default=list(SOLVER_GRIDS),
+        default=list(DEFAULT_SOLVERS),
         choices=list(SOLVER_GRIDS),
         metavar="NAME",
-        help=f"solvers to run (default all: {' '.join(SOLVER_GRIDS)})",
+        help=f"solvers to run (default: {' '.join(DEFAULT_SOLVERS)}; SPO equals MPO with β/H)",
     )
     parser.add_argument(
         "--seeds", nargs="+", type=int, default=list(range(10)), help="game seeds (default 0..9)"
