@@ -157,9 +157,9 @@ class TextRockPaperScissorsEnv(ClassMatrixGameEnv):
     env = ompo_envs.make("TextRockPaperScissors-v0")
     env.reset(seed=0)
     _, rewards, *_ = env.step({"player_0": "Paper!", "player_1": "I'll go with rock."})
-    assert rewards == {"player_0": 1.0, "player_1": 0.0}
-    assert env.exploitability([1/3, 1/3, 1/3, 0]) == 0.0   # the NE
-    assert env.exploitability([1, 0, 0, 0]) == 0.5         # always rock: beaten by paper
+    print(rewards)                                  # {'player_0': 1.0, 'player_1': 0.0}
+    print(env.exploitability([1/3, 1/3, 1/3, 0]))   # 0.0: the NE
+    print(env.exploitability([1, 0, 0, 0]))         # 0.5: always rock, beaten by paper
     ```
 
     ## Agents
@@ -254,7 +254,7 @@ class TextVotersEnv(ClassMatrixGameEnv):
     env = ompo_envs.make("TextVoters-v0")
     env.reset(seed=0)
     _, rewards, *_ = env.step({"player_0": "I choose y1.", "player_1": "y2"})
-    assert abs(rewards["player_0"] - 2 / 3) < 1e-12
+    print(round(rewards["player_0"], 6))            # 0.666667: y1 beats y2 with P = 2/3
     ```
 
     ## Agents
