@@ -14,10 +14,10 @@ Only states reachable at stage h from s1 get variables, which keeps sparse games
 solved with HiGHS; π*_h(a|s) = d*_h(s, a) / Σ_a d*_h(s, a).
 
 Cost: the constraint matrix holds the dense pairwise payoff, Σ_h (S_h·A)² non-zeros, so the
-LP grows fast: about 2 s for S=10, A=10, H=10, 15 s for S=20 and about 11 minutes for S=50 (one
-core; ``benchmarks/tabular_exact.py`` times the paper's largest game, S=100). Restricting both
-players to a growing support (column generation) was tried and was slower at every size
-measured: random games have equilibria with large supports.
+LP grows fast: on one core about 2 s for S=10, A=10, H=10, 15 s for S=20, 66 s for S=30 and
+about 11 minutes for S=50 (roughly S³; ``benchmarks/tabular_exact.py`` times the paper's largest
+game, S=100). Restricting both players to a growing support (column generation) was tried and
+was slower at every size measured: random games have equilibria with large supports.
 """
 
 from __future__ import annotations
