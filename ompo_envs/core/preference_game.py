@@ -216,11 +216,7 @@ class PreferenceGameEnv(ParallelEnv, Generic[StateT, ActionT]):
             RuntimeError: The episode is over (or never started): call ``reset()``.
             ValueError / TypeError: An action is missing, unknown, or invalid; nothing changes.
         """
-        plan = self.plan_step(actions)
-        preference = None
-        if plan.pays_preference:
-            preference = float(_check_probabilities(self._preferences([self._pair(plan)]), 1)[0])
-        return self.apply_step(plan, preference)
+        return step_batch([self], [actions])[0]
 
     def render(self) -> str | None:
         """Return a text picture of both players' states when ``render_mode="ansi"``."""
@@ -314,12 +310,10 @@ class PreferenceGameEnv(ParallelEnv, Generic[StateT, ActionT]):
 
     def preference_pair(self, plan: StepPlan[StateT, ActionT]) -> tuple:
         """Return the ``(s, a, s', a')`` that ``plan`` is paid on (for batched oracles)."""
-        return self._pair(plan)
-
-    # ------------------------------------------------------------------ helpers
-    def _pair(self, plan: StepPlan[StateT, ActionT]) -> tuple:
         s0, s1_ = self.episode.states
         return (s0, plan.actions[0], s1_, plan.actions[1])
+
+    # ------------------------------------------------------------------ helpers
 
     def _observations(self) -> dict[str, Any]:
         episode = self.episode
