@@ -57,7 +57,8 @@ def run(seed: int, repeats: int, skip_nash: bool) -> dict:
         ne = nash_equilibrium(game)
         result["nash_seconds"] = time.perf_counter() - start
         result["nash_over_matmul"] = result["nash_seconds"] / matmul
-        result["nash_exploitability"] = exploitability(game, ne.policy)
+        result["nash_method"] = ne.method
+        result["nash_exploitability"] = ne.exploitability
     return result
 
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"exploitability: {result['exploitability_over_matmul']:.2f}x the matmul")
     if "nash_seconds" in result:
         print(
-            f"nash_equilibrium: {result['nash_seconds']:.1f} s "
+            f"nash_equilibrium ({result['nash_method']}): {result['nash_seconds']:.1f} s "
             f"({result['nash_over_matmul']:.0f}x the matmul), "
             f"its exploitability {result['nash_exploitability']:.2e}"
         )
@@ -92,7 +93,8 @@ def _plot(result: dict, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    labels = ["matmul", "exploitability"] + (["nash (LP)"] if "nash_seconds" in result else [])
+    nash = [f"nash ({result['nash_method']})"] if "nash_seconds" in result else []
+    labels = ["matmul", "exploitability", *nash]
     ratios = [1.0, result["exploitability_over_matmul"]] + (
         [result["nash_over_matmul"]] if "nash_seconds" in result else []
     )

@@ -1,4 +1,4 @@
-"""Tabular alignment games with an exact model: occupancies, values, best response, Nash (LP)."""
+"""Tabular alignment games with an exact model: occupancies, values, best response, equilibria."""
 
 from ompo_envs.tabular.evaluation import (
     BestResponse,

@@ -1,4 +1,9 @@
-"""A symmetric Nash equilibrium of a tabular game by linear programming over occupancy measures.
+"""A symmetric Nash equilibrium of a tabular game: a linear program or an interior-point method.
+
+:func:`nash_equilibrium` picks the method by size (``method="auto"``) and records which one it used
+and the exploitability of its answer, measured exactly. The interior-point method is in
+:mod:`ompo_envs.tabular.interior_point`; the linear program below is the reference it is tested
+against.
 
 The game splits into one bilinear game per initial state (Occ-Game, §2.4):
 
@@ -13,23 +18,43 @@ M = blockdiag(w_h R), so the equilibrium is the single LP
 Only states reachable at stage h from s1 get variables, which keeps sparse games small. The LP is
 solved with HiGHS; π*_h(a|s) = d*_h(s, a) / Σ_a d*_h(s, a).
 
-Cost: the constraint matrix holds the dense pairwise payoff, Σ_h (S_h·A)² non-zeros, so the
-LP grows fast: on one core about 2 s for S=10, A=10, H=10, 15 s for S=20, 66 s for S=30 and
-about 11 minutes for S=50 (roughly S³; ``benchmarks/tabular_exact.py`` times the paper's largest
-game, S=100). Restricting both players to a growing support (column generation) was tried and
-was slower at every size measured: random games have equilibria with large supports.
+Cost: the constraint matrix holds the dense pairwise payoff, Σ_h (S_h·A)² non-zeros, and HiGHS
+factorises it whole, so the LP grows roughly as S³ (the README gives the measured ladder).
+Restricting both players to a growing support (column generation) was tried and was slower at
+every size measured: random games have equilibria with large supports. The interior-point method
+works on the same problem one stage block at a time and is the default beyond
+:data:`LP_MAX_PAYOFF_ENTRIES`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from ompo_envs.tabular.evaluation import exploitability
 from ompo_envs.tabular.game import TabularGame
+from ompo_envs.tabular.interior_point import solve_start
 from ompo_envs.tabular.policies import policy_from_occupancy
+from ompo_envs.tabular.reachability import reachable_states
+
+__all__ = [
+    "LP_MAX_PAYOFF_ENTRIES",
+    "NashEquilibrium",
+    "lp_payoff_entries",
+    "nash_equilibrium",
+    "reachable_states",
+]
+
+NashMethod = Literal["auto", "lp", "interior-point"]
+
+#: ``method="auto"`` uses the LP while Σ_{s1, h} (A · #reachable states)², the payoff entries
+#: the LP hands HiGHS, is at most this, and the interior-point method above it: near this size
+#: the two take about as long (``benchmarks/nash_equilibrium.py`` times both on a size ladder).
+LP_MAX_PAYOFF_ENTRIES = 25_000
 
 _LP_OPTIONS = {
     "primal_feasibility_tolerance": 1e-10,
@@ -45,21 +70,27 @@ class NashEquilibrium:
     Attributes:
         policy: π*, shape (n_init, H, S, A).
         occupancy: d*, shape (n_init, H, S, A).
-        values: The LP's game value per initial state, shape (n_init,) (½ Σ_h w_h each).
+        values: The solver's game value per initial state, shape (n_init,) (½ Σ_h w_h each, up
+            to the solver's tolerance): the LP's optimum, or the interior-point method's upper
+            bound on the best-response value.
+        method: Which method produced it: ``"lp"`` or ``"interior-point"``.
+        exploitability: ``exploitability(game, policy)``, measured after solving.
     """
 
     policy: np.ndarray
     occupancy: np.ndarray
     values: np.ndarray
+    method: str
+    exploitability: float
 
 
-def reachable_states(game: TabularGame, start: int) -> list[np.ndarray]:
-    """Return, per stage h, the states reachable from ``start`` under some policy."""
-    support = game.transitions.max(axis=1) > 0  # (S, S'): some action moves s to s'
-    reach = [np.array([start])]
-    for _ in range(game.horizon - 1):
-        reach.append(np.flatnonzero(support[reach[-1]].any(axis=0)))
-    return reach
+def lp_payoff_entries(game: TabularGame) -> int:
+    """Σ_{s1, h} (A · #reachable states at h)²: the dense payoff entries of the equilibrium LP."""
+    return sum(
+        (len(states) * game.num_actions) ** 2
+        for start in game.initial_states
+        for states in reachable_states(game, int(start))
+    )
 
 
 def _solve_one_start(game: TabularGame, start: int) -> tuple[np.ndarray, float]:
@@ -119,11 +150,53 @@ def _solve_one_start(game: TabularGame, start: int) -> tuple[np.ndarray, float]:
     return occupancy.reshape(game.horizon, num_states, num_actions), -float(result.fun)
 
 
-def nash_equilibrium(game: TabularGame) -> NashEquilibrium:
-    """Return a symmetric Nash equilibrium of ``game`` (exploitability ≤ 1e-7 in tests)."""
-    solved = [_solve_one_start(game, int(s)) for s in game.initial_states]
+def nash_equilibrium(
+    game: TabularGame, method: NashMethod = "auto", *, tolerance: float = 1e-10
+) -> NashEquilibrium:
+    """Return a symmetric Nash equilibrium of ``game``, by the LP or the interior-point method.
+
+    Args:
+        game: The game.
+        method: ``"lp"`` (HiGHS on the occupancy LP), ``"interior-point"``
+            (:mod:`ompo_envs.tabular.interior_point`) or ``"auto"``: the LP while
+            :func:`lp_payoff_entries` ≤ :data:`LP_MAX_PAYOFF_ENTRIES`, else the interior-point
+            method.
+        tolerance: The interior-point method stops once the complementarity gap, which bounds
+            the exploitability from each initial state, is at most this (the LP uses HiGHS's
+            own tolerances).
+
+    Raises:
+        ValueError: Unknown ``method`` or a ``tolerance`` that is not positive.
+        RuntimeError: The solver failed (the LP's status, or the interior-point method stopped
+            above ``tolerance``, e.g. for numerical reasons; ``method="lp"`` is the fallback).
+    """
+    if method not in ("auto", "lp", "interior-point"):
+        raise ValueError(f"method must be 'auto', 'lp' or 'interior-point', got {method!r}")
+    if not (isinstance(tolerance, int | float) and np.isfinite(tolerance) and tolerance > 0):
+        raise ValueError(f"tolerance must be a positive number, got {tolerance!r}")
+    if method == "auto":
+        small = lp_payoff_entries(game) <= LP_MAX_PAYOFF_ENTRIES
+        method = "lp" if small else "interior-point"
+    starts = [int(s) for s in game.initial_states]
+    if method == "lp":
+        solved = [_solve_one_start(game, s) for s in starts]
+    else:
+        solved = []
+        for start in starts:
+            solution = solve_start(game, start, gap_tolerance=tolerance)
+            if not solution.converged:
+                raise RuntimeError(
+                    f"the interior-point method stopped at gap {solution.gap:.3g} > {tolerance:g} "
+                    f"for s1={start} after {solution.iterations} iterations; "
+                    "use method='lp' for this game"
+                )
+            solved.append((solution.occupancy, solution.value))
     occupancy = np.clip(np.stack([d for d, _ in solved]), 0.0, None)
-    values = np.array([v for _, v in solved])
+    policy = policy_from_occupancy(occupancy, floor=1e-12)
     return NashEquilibrium(
-        policy=policy_from_occupancy(occupancy, floor=1e-12), occupancy=occupancy, values=values
+        policy=policy,
+        occupancy=occupancy,
+        values=np.array([v for _, v in solved]),
+        method=method,
+        exploitability=exploitability(game, policy),
     )
