@@ -10,17 +10,15 @@ last assistant turn. The reply's rating s(x, y) ∈ [1, 10] is parsed from ``[[7
 
 so equal ratings give exactly ½ and P(a ≻ b) + P(b ≻ a) = 1. With τ = 1 a one-point gap gives
 0.73 and a three-point gap 0.95. The judge is reached through a ``chat(messages) -> reply``
-callable: :meth:`LLMJudge.from_endpoint` (an OpenAI-compatible ``/chat/completions`` server,
-standard-library HTTP only) or :meth:`LLMJudge.from_pretrained` (a local Hugging Face causal LM).
+callable: :meth:`LLMJudge.from_endpoint` (an OpenAI-compatible ``/chat/completions`` server through
+:class:`ompo_envs.openai_client.OpenAIChatClient`: retries with back-off, one error type, optional
+disk cache) or :meth:`LLMJudge.from_pretrained` (a local Hugging Face causal LM).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +29,16 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.openai_client import EndpointError, OpenAIChatClient
 from ompo_envs.oracles.base import OracleError, PreferenceOracle, check_temperature, sigmoid
 
 ChatFunction = Callable[[list[dict[str, str]]], str]
 
+# A number token is read whole (digits, decimals, exponent) so that "1e9" is 1e9, never 1.
+_NUMBER = r"([+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?!\w|\.\d)"
 _RATING_PATTERNS = (
-    re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]"),
-    re.compile(r"rating\s*[:=]?\s*\[?\s*(\d+(?:\.\d+)?)", re.IGNORECASE),
+    re.compile(r"\[\[\s*" + _NUMBER + r"\s*\]\]"),
+    re.compile(r"rating\s*[:=]?\s*\[{0,2}\s*" + _NUMBER, re.IGNORECASE),
 )
 
 
@@ -87,86 +88,6 @@ def format_dialogue(context: list[dict[str, str]]) -> str:
     return "".join(parts) + "\n\nAssistant: "
 
 
-class OpenAIChatClient:
-    """Call an OpenAI-compatible ``POST {base_url}/chat/completions`` endpoint with ``urllib``.
-
-    Args:
-        base_url: e.g. ``"https://api.openai.com/v1"`` or ``"http://127.0.0.1:8000/v1"``.
-        model: The model name sent in the request.
-        api_key_env: Name of the environment variable holding the API key (sent as a Bearer
-            token); None sends no key (e.g. a local vLLM server). Read at construction.
-        temperature: Sampling temperature of the judge (0 for repeatable ratings).
-        max_tokens: Cap on the judge's reply length.
-        timeout_s: Seconds before a request is abandoned.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        temperature: float = 0.0,
-        max_tokens: int = 1024,
-        timeout_s: float = 60.0,
-    ) -> None:
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.timeout_s = timeout_s
-        self._api_key: str | None = None
-        if api_key_env is not None:
-            key = os.environ.get(api_key_env)
-            if not key:
-                raise ValueError(
-                    f"the environment variable {api_key_env} holding the judge's API key is not "
-                    "set; set it, name another with api_key_env=..., or pass api_key_env=None "
-                    "for a server that needs no key"
-                )
-            self._api_key = key
-
-    def __call__(self, messages: list[dict[str, str]]) -> str:
-        """Send one chat request and return the reply text."""
-        body = json.dumps(
-            {
-                "model": self.model,
-                "messages": messages,
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
-            }
-        ).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                payload = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode("utf-8", "replace")[:300]
-            raise OracleError(
-                f"the judge endpoint {self.url} answered HTTP {error.code}: {detail}"
-            ) from error
-        except (urllib.error.URLError, TimeoutError) as error:
-            raise OracleError(f"could not reach the judge endpoint {self.url}: {error}") from error
-        except json.JSONDecodeError as error:
-            raise OracleError(
-                f"the judge endpoint {self.url} returned non-JSON: {error}"
-            ) from error
-        try:
-            content = payload["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError) as error:
-            raise OracleError(
-                f"the judge endpoint returned no choices[0].message.content: {str(payload)[:300]}"
-            ) from error
-        if not isinstance(content, str):
-            raise OracleError(f"the judge endpoint returned non-text content {content!r}")
-        return content
-
-
 class LocalChatGenerator:
     """Generate a judge reply with a local Hugging Face causal LM (greedy by default).
 
@@ -181,6 +102,10 @@ class LocalChatGenerator:
     def __init__(
         self, model: Any, tokenizer: Any, *, max_new_tokens: int = 512, do_sample: bool = False
     ) -> None:
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
@@ -220,7 +145,8 @@ class LLMJudge(PreferenceOracle):
     judge calls.
 
     Args:
-        chat: ``chat(messages) -> reply``: :class:`OpenAIChatClient`, :class:`LocalChatGenerator`
+        chat: ``chat(messages) -> reply``: an
+            :class:`~ompo_envs.openai_client.OpenAIChatClient`, a :class:`LocalChatGenerator`
             or any callable (e.g. a fake in tests).
         task: MT-Bench-101 task code whose criteria the judge applies (``"CC"``, content
             confusion, asks for an accurate answer to the current question; see
@@ -263,6 +189,15 @@ class LLMJudge(PreferenceOracle):
         check_temperature(temperature)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        if (
+            isinstance(rating_cache_size, bool)
+            or not isinstance(rating_cache_size, int)
+            or rating_cache_size < 0
+        ):
+            raise ValueError(
+                f"rating_cache_size must be an integer >= 0 (0 disables it), got "
+                f"{rating_cache_size!r}"
+            )
         self.chat = chat
         self.task = task
         self.system_prompt = prompts["judge_prefix"] + criteria + prompts["score_format"]
@@ -282,9 +217,18 @@ class LLMJudge(PreferenceOracle):
         sampling_temperature: float = 0.0,
         max_tokens: int = 1024,
         timeout_s: float = 60.0,
+        max_attempts: int = 5,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        cache_path: str | Path | None = None,
+        concurrency: int = 1,
         **settings: Any,
     ) -> LLMJudge:
-        """Judge through an OpenAI-compatible chat-completions endpoint (see OpenAIChatClient).
+        """Judge through an OpenAI-compatible chat-completions endpoint.
+
+        The endpoint is reached with :class:`ompo_envs.openai_client.OpenAIChatClient`
+        (retries with back-off, one error type, optional disk cache); every setting is checked
+        here, before any request.
 
         Args:
             base_url: Endpoint root, e.g. ``"https://api.openai.com/v1"``.
@@ -292,8 +236,13 @@ class LLMJudge(PreferenceOracle):
             api_key_env: Environment variable with the API key; None for none.
             sampling_temperature: The judge's own sampling temperature.
             max_tokens: Cap on the judge's reply.
-            timeout_s: Per-request timeout.
-            **settings: Keyword settings of :class:`LLMJudge`.
+            timeout_s: Per-request time-out.
+            max_attempts: Requests per rating before giving up.
+            backoff_s: First back-off wait (doubles per retry, with jitter).
+            max_backoff_s: Longest wait between attempts.
+            cache_path: SQLite file of a persistent reply cache (None: no disk cache).
+            concurrency: Judge requests in flight at once.
+            **settings: Further keyword settings of :class:`LLMJudge`.
         """
         client = OpenAIChatClient(
             base_url,
@@ -302,8 +251,13 @@ class LLMJudge(PreferenceOracle):
             temperature=sampling_temperature,
             max_tokens=max_tokens,
             timeout_s=timeout_s,
+            max_attempts=max_attempts,
+            backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s,
+            concurrency=concurrency,
+            cache_path=None if cache_path is None else str(cache_path),
         )
-        return cls(client, **settings)
+        return cls(client, concurrency=concurrency, **settings)
 
     @classmethod
     def from_pretrained(
@@ -342,39 +296,63 @@ class LLMJudge(PreferenceOracle):
         ]
 
     def rate(self, contexts: list[list[dict[str, str]]], answers: list[str]) -> np.ndarray:
-        """Return the judge's 1–10 rating of each answer, calling the judge once per new pair."""
+        """Return the judge's 1–10 rating of each answer, calling the judge once per new pair.
+
+        Every rating is asked for, and every one received is kept, before an error is raised.
+
+        Raises:
+            OracleError: The judge could not be reached (the message names the endpoint and
+                cause) or a reply has no valid rating (the message quotes it).
+        """
         keys = [
             json.dumps([c, a], ensure_ascii=False) for c, a in zip(contexts, answers, strict=True)
         ]
-        todo = {}
+        todo: dict[str, list[dict[str, str]]] = {}
         for key, context, answer in zip(keys, contexts, answers, strict=True):
             if key not in self._ratings and key not in todo:
                 todo[key] = self.judge_messages(context, answer)
         fresh: dict[str, float] = {}
-        if todo:
+        failed: dict[str, Exception] = {}
 
-            def ask(messages: list[dict[str, str]]) -> float:
-                reply = self.chat(messages)
+        def ask(key: str) -> None:
+            try:
+                reply = self.chat(todo[key])
                 if not isinstance(reply, str):
                     raise OracleError(f"the judge returned {type(reply).__name__}, not text")
-                return parse_rating(reply)
+                fresh[key] = parse_rating(reply)
+            except (OracleError, EndpointError) as error:
+                failed[key] = error
 
-            if self.concurrency == 1 or len(todo) == 1:
-                values = [ask(m) for m in todo.values()]
-            else:
-                with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                    values = list(pool.map(ask, todo.values()))
-            fresh = dict(zip(todo, values, strict=True))
-        out = np.array([fresh[k] if k in fresh else self._ratings[k] for k in keys])
-        if self.rating_cache_size:
-            for key in keys:
-                if key in fresh:
-                    self._ratings[key] = fresh[key]
-                else:
-                    self._ratings.move_to_end(key)
-            while len(self._ratings) > self.rating_cache_size:
-                self._ratings.popitem(last=False)
+        if self.concurrency == 1 or len(todo) <= 1:
+            for key in todo:
+                ask(key)
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo))) as pool:
+                list(pool.map(ask, todo))
+        out = None
+        if not failed:
+            out = np.array([fresh[k] if k in fresh else self._ratings[k] for k in keys])
+        self._remember(keys, fresh)
+        if failed:
+            error = failed[next(k for k in todo if k in failed)]
+            if isinstance(error, OracleError):
+                raise error
+            raise OracleError(
+                f"the LLM judge failed ({len(failed)} of {len(todo)}): {error}"
+            ) from error
         return out
+
+    def _remember(self, keys: list[str], fresh: dict[str, float]) -> None:
+        if not self.rating_cache_size:
+            return
+        for key in keys:
+            if key in fresh:
+                self._ratings[key] = fresh[key]
+                self._ratings.move_to_end(key)
+            elif key in self._ratings:
+                self._ratings.move_to_end(key)
+        while len(self._ratings) > self.rating_cache_size:
+            self._ratings.popitem(last=False)
 
     def _preference_batch(
         self, contexts: list[list[dict[str, str]]], answers_a: list[str], answers_b: list[str]

@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,75 +7,50 @@ from hypothesis import strategies as st
 
 from ompo_envs.oracles import LLMJudge, OracleError
 from ompo_envs.oracles.judge import format_dialogue, load_judge_prompts, parse_rating
+from tests.evaluation.openai_server import FakeOpenAIServer
 
 CTX = [{"role": "user", "content": "What is the capital of France?"}]
 SIG = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+FAST = {"api_key_env": None, "timeout_s": 5.0, "backoff_s": 0.01}
 
 
-class JudgeHandler(BaseHTTPRequestHandler):
-    """Rates the answer by a keyword it contains; misbehaves on request."""
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append((self.path, self.headers.get("Authorization"), body))
-        prediction = body["messages"][-1]["content"].rsplit("Assistant: ", 1)[-1]
-        if "HTTP500" in prediction:
-            self.send_response(500)
-            self.end_headers()
-            self.wfile.write(b"internal error")
-            return
-        if "GOOD" in prediction:
-            reply = "Accurate and relevant. Rating: [[9]]"
-        elif "BAD" in prediction:
-            reply = "Wrong. Rating: [[2]]"
-        elif "GARBAGE" in prediction:
-            reply = "I refuse to give a number."
-        else:
-            reply = "Fine.\nRating: 5"
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(data.encode())
-
-    def log_message(self, *args):
-        pass
+def rate_by_keyword(body):
+    """Rates the answer by a keyword it contains."""
+    prediction = body["messages"][-1]["content"].rsplit("Assistant: ", 1)[-1]
+    if "GOOD" in prediction:
+        return "Accurate and relevant. Rating: [[9]]"
+    if "BAD" in prediction:
+        return "Wrong. Rating: [[2]]"
+    if "GARBAGE" in prediction:
+        return "I refuse to give a number."
+    return "Fine.\nRating: 5"
 
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), JudgeHandler)
-    httpd.requests = []
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with FakeOpenAIServer(rate_by_keyword) as srv:
+        yield srv
 
 
 @pytest.fixture
 def judge(server, monkeypatch):
     monkeypatch.setenv("OMPO_TEST_JUDGE_KEY", "sk-test")
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     return LLMJudge.from_endpoint(
-        url, "judge-model", api_key_env="OMPO_TEST_JUDGE_KEY", timeout_s=5
+        server.url, "judge-model", api_key_env="OMPO_TEST_JUDGE_KEY", timeout_s=5
     )
 
 
 def test_known_values_and_request(judge, server):
-    server.requests.clear()
+    before = server.count()
     p = judge.compare(
         [CTX] * 3, ["GOOD: Paris", "GOOD: Paris", "GOOD one"], ["BAD: Lyon", "meh", "GOOD two"]
     )
     np.testing.assert_allclose(p, [SIG(7.0), SIG(4.0), 0.5], atol=1e-12)
     assert p[2] == 0.5  # equal ratings → exactly ½
     # 5 distinct answers, each rated once although each pair is scored in both orders
-    assert len(server.requests) == 5
-    path, auth, body = server.requests[0]
-    assert path == "/v1/chat/completions" and auth == "Bearer sk-test"
+    assert server.count() - before == 5
+    body, headers = server.requests[before], server.headers[before]
+    assert headers["Authorization"] == "Bearer sk-test"
     assert body["model"] == "judge-model" and body["temperature"] == 0.0
     prompts = load_judge_prompts()
     assert body["messages"][0]["content"] == (
@@ -91,9 +62,8 @@ def test_known_values_and_request(judge, server):
     )
 
 
-def test_temperature(server, monkeypatch):
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    judge = LLMJudge.from_endpoint(url, "m", api_key_env=None, temperature=2.0)
+def test_temperature(server):
+    judge = LLMJudge.from_endpoint(server.url, "m", **FAST, temperature=2.0)
     assert judge.compare_one(CTX, "GOOD", "BAD") == pytest.approx(SIG(3.5))
 
 
@@ -122,8 +92,7 @@ def test_batched_equals_one_by_one_and_cache(judge):
 
 
 def test_concurrency(server):
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    judge = LLMJudge.from_endpoint(url, "m", api_key_env=None, concurrency=4)
+    judge = LLMJudge.from_endpoint(server.url, "m", **FAST, concurrency=4)
     p = judge.compare([CTX] * 3, ["GOOD a", "GOOD b", "ok"], ["BAD a", "ok b", "BAD c"])
     np.testing.assert_allclose(p, [SIG(7), SIG(4), SIG(3)])
 
@@ -131,11 +100,9 @@ def test_concurrency(server):
 def test_bad_replies(judge):
     with pytest.raises(OracleError, match="I refuse to give a number"):
         judge.compare_one(CTX, "GARBAGE", "GOOD")
-    with pytest.raises(OracleError, match="HTTP 500"):
-        judge.compare_one(CTX, "HTTP500", "GOOD")
-    with pytest.raises(OracleError, match="could not reach"):
+    with pytest.raises(OracleError, match=r"127\.0\.0\.1:9.*could not connect"):
         LLMJudge.from_endpoint(
-            "http://127.0.0.1:9/v1", "m", api_key_env=None, timeout_s=2
+            "http://127.0.0.1:9/v1", "m", **{**FAST, "max_attempts": 1}
         ).compare_one(CTX, "a", "b")
 
 
@@ -143,6 +110,7 @@ def test_parse_rating():
     assert parse_rating("blah Rating: [[7]]") == 7.0
     assert parse_rating("Rating: 8.5 because") == 8.5
     assert parse_rating("[[10]] then Rating: 3") == 10.0
+    assert parse_rating("Rating: 7/10.") == 7.0
     with pytest.raises(OracleError, match="outside 1–10"):
         parse_rating("Rating: [[11]]")
     with pytest.raises(OracleError, match="could not parse"):
@@ -163,6 +131,77 @@ def test_bad_input_and_settings(judge, monkeypatch):
     monkeypatch.delenv("OMPO_TEST_MISSING_KEY", raising=False)
     with pytest.raises(ValueError, match="OMPO_TEST_MISSING_KEY"):
         LLMJudge.from_endpoint("http://127.0.0.1:1/v1", "m", api_key_env="OMPO_TEST_MISSING_KEY")
+
+
+# ---------------------------------------------------------------- issue 13, finding 7
+def test_finding7_retries_429_5xx_and_timeouts(server):
+    judge = LLMJudge.from_endpoint(server.url, "retry-judge", **{**FAST, "timeout_s": 0.5})
+    server.inject("500", times=2, when=lambda body: body["model"] == "retry-judge")
+    server.inject("429", arg=0, when=lambda body: body["model"] == "retry-judge")
+    server.inject("slow", arg=1.0, when=lambda body: body["model"] == "retry-judge")
+    assert judge.compare_one(CTX, "GOOD", "BAD") == pytest.approx(SIG(7.0))
+    assert server.count("retry-judge") == 2 + 4  # two ratings, four failed attempts retried
+
+
+@pytest.mark.parametrize("fault", ["disconnect", "not_utf8", "malformed"])
+def test_finding7_transport_faults_are_one_clear_error(server, fault):
+    judge = LLMJudge.from_endpoint(server.url, f"faulty-{fault}", **FAST)
+    server.inject(fault, times=5, when=lambda body: body["model"] == f"faulty-{fault}")
+    with pytest.raises(OracleError, match=r"127\.0\.0\.1.*after 5 attempts") as info:
+        judge.compare_one(CTX, "GOOD", "BAD")
+    assert server.url in str(info.value)
+
+
+def test_finding7_exponent_is_not_a_rating():
+    for reply in ("Rating: 1e9", "Rating: [[1e9]]", "Rating: 2.5e1"):
+        with pytest.raises(OracleError, match="outside 1–10"):
+            parse_rating(reply)
+    assert parse_rating("Rating: 1e0") == 1.0
+
+
+@pytest.mark.parametrize("size", [-1, 1.5, True, "8"])
+def test_finding7_rating_cache_size_checked_at_construction(size):
+    with pytest.raises(ValueError, match="rating_cache_size"):
+        LLMJudge(lambda messages: "Rating: [[5]]", rating_cache_size=size)
+
+
+@pytest.mark.parametrize(
+    ("setting", "match"),
+    [
+        ({"timeout_s": -1}, "timeout_s"),
+        ({"timeout_s": float("inf")}, "timeout_s"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": 1.5}, "max_tokens"),
+        ({"rating_cache_size": -1}, "rating_cache_size"),
+        ({"cache_size": -1}, "cache_size"),
+    ],
+)
+def test_finding7_endpoint_settings_checked_at_construction(setting, match):
+    # port 1 is closed: a check made only at the first request would never be reached
+    with pytest.raises(ValueError, match=match):
+        LLMJudge.from_endpoint("http://127.0.0.1:1/v1", "m", api_key_env=None, **setting)
+
+
+def test_failed_ratings_keep_the_successful_ones(server):
+    judge = LLMJudge.from_endpoint(
+        server.url, "partial", **{**FAST, "max_attempts": 1}, concurrency=2
+    )
+    server.inject("500", when=lambda b: b["model"] == "partial" and "BAD" in str(b["messages"]))
+    with pytest.raises(OracleError, match="HTTP 500"):
+        judge.compare_one(CTX, "GOOD", "BAD")
+    before = server.count("partial")
+    assert judge.compare_one(CTX, "GOOD", "BAD") == pytest.approx(SIG(7.0))
+    assert server.count("partial") == before + 1  # only the failed rating is asked again
+
+
+def test_disk_cache_across_judges(server, tmp_path):
+    settings = {**FAST, "cache_path": str(tmp_path / "judge.sqlite")}
+    first = LLMJudge.from_endpoint(server.url, "cached-judge", **settings)
+    p = first.compare_one(CTX, "GOOD", "BAD")
+    again = LLMJudge.from_endpoint(server.url, "cached-judge", **settings)
+    assert again.compare_one(CTX, "GOOD", "BAD") == p
+    assert server.count("cached-judge") == 2
+    assert again.chat.usage_summary()["cache_hits"] == 2
 
 
 def test_local_model_judge(tmp_path):
