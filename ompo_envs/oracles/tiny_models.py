@@ -7,6 +7,7 @@ is useless as a judge; it only lets tests run the real loading, prompting and ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 _INSTALL_HINT = 'install it with: pip install "ompo-envs[torch]"'
@@ -37,6 +38,7 @@ def build_tiny_causal_lm(
     vocab_size: int = 400,
     initializer_range: float = 0.5,
     seed: int = 0,
+    corpus: Sequence[str] = CORPUS,
 ) -> Path:
     """Train a tiny tokenizer, build a random Llama model, save both, and return the directory.
 
@@ -51,6 +53,7 @@ def build_tiny_causal_lm(
         vocab_size: Target BPE vocabulary size (byte alphabet + merges + specials).
         initializer_range: Std of the random weight initialisation.
         seed: Seed of the weight initialisation.
+        corpus: Sentences the tokenizer is trained on (text it should encode in few tokens).
 
     Returns:
         The directory, as a Path.
@@ -78,7 +81,7 @@ def build_tiny_causal_lm(
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator(list(CORPUS), trainer=trainer)
+    backend.train_from_iterator(list(corpus), trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token="<s>",
