@@ -1,0 +1,34 @@
+"""Language-model policies: any Hugging Face causal LM playing the text envs.
+
+* :class:`~ompo_envs.lm.policy.LMPolicy` — sample answers from a player's conversation, score
+  log π(a | s), save/load as safetensors.
+* :mod:`ompo_envs.lm.backends` — generation backends (transformers default, vLLM on GPU).
+* :mod:`ompo_envs.lm.prompting` — chat template, answer tokens, context check.
+* :mod:`ompo_envs.lm.logprobs` — batched masked sequence log-probabilities.
+* :mod:`ompo_envs.lm.training` — the optimiser loop the LM solvers (and warm starts) share.
+
+Everything here imports torch/transformers lazily: ``import ompo_envs.lm`` works without them.
+"""
+
+from __future__ import annotations
+
+from ompo_envs.lm.backends import (
+    Completion,
+    GenerationBackend,
+    SamplingParams,
+    TransformersBackend,
+    VLLMBackend,
+)
+from ompo_envs.lm.policy import LMPolicy
+from ompo_envs.lm.prompting import PLAIN_CHAT_TEMPLATE, ChatFormat
+
+__all__ = [
+    "PLAIN_CHAT_TEMPLATE",
+    "ChatFormat",
+    "Completion",
+    "GenerationBackend",
+    "LMPolicy",
+    "SamplingParams",
+    "TransformersBackend",
+    "VLLMBackend",
+]
