@@ -35,6 +35,8 @@ _ENTRY_POINTS: dict[str, str] = {
     "MATH500-v0": "ompo_envs.text.reasoning:MATH500Env",
     "TextRockPaperScissors-v0": "ompo_envs.text.known_ne:TextRockPaperScissorsEnv",
     "TextVoters-v0": "ompo_envs.text.known_ne:TextVotersEnv",
+    "TextRepeatedRockPaperScissors-v0": "ompo_envs.text.lifted:TextRepeatedRockPaperScissorsEnv",
+    "LiftedRandomGame-v0": "ompo_envs.text.lifted:LiftedRandomGameEnv",
 }
 
 
