@@ -18,15 +18,27 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+from ompo_envs.batching import run_batched
 
 Message = Mapping[str, str]
 Conversation = Sequence[Message]
 ROLES = ("system", "user", "assistant")
 #: Scores one batch of (context, a, b) items: P(a ≻ b) per item.
 BatchScorer = Callable[[list[Any], list[Any], list[Any]], np.ndarray]
+
+
+class AnswerStore(Protocol):
+    """A persistent store of oracle answers (see :meth:`PreferenceOracle.attach_store`)."""
+
+    def get(self, key: str) -> float | None:
+        """Return the stored P for ``key``, or None."""
+
+    def put_many(self, items: list[tuple[str, float]]) -> None:
+        """Store ``(key, P)`` pairs durably before returning."""
 
 
 class OracleError(RuntimeError):
@@ -107,14 +119,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is optional
-        return False
-    return isinstance(error, torch.cuda.OutOfMemoryError)
-
-
 class PreferenceOracle:
     """Base class of every preference model: P(a ≻ b | context), batched and symmetric.
 
@@ -133,6 +137,7 @@ class PreferenceOracle:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, float] = OrderedDict()
         self.cache_hits = 0
+        self._store: AnswerStore | None = None
 
     # ------------------------------------------------------------------ to implement
     def _ordered_logits(
@@ -181,8 +186,24 @@ class PreferenceOracle:
         return float(self.compare([context], [answer_a], [answer_b])[0])
 
     def clear_cache(self) -> None:
-        """Drop every cached result."""
+        """Drop every cached result (an attached store is left as it is)."""
         self._cache.clear()
+
+    def attach_store(self, store: AnswerStore | None) -> None:
+        """Also keep every answer in a persistent ``store``; ``None`` detaches it.
+
+        The store is read before the model is asked (after the LRU cache), and each model batch
+        is written to it as soon as it is scored, so a process killed mid-call loses at most the
+        batch in flight and a resumed run never asks the model the same pair twice. A store
+        holds the answers of one oracle: attach a fresh one for another model.
+        """
+        if store is not None and not (
+            callable(getattr(store, "get", None)) and callable(getattr(store, "put_many", None))
+        ):
+            raise TypeError(
+                f"store must have get(key) and put_many(items) methods, got {type(store).__name__}"
+            )
+        self._store = store
 
     # ------------------------------------------------------------------ internals
     def _compare_validated(
@@ -206,21 +227,31 @@ class PreferenceOracle:
             if a == b:
                 result[i] = 0.5
                 continue
-            cached = self._cache_get(self._cache_key(context, a, b))
+            key = self._cache_key(context, a, b)
+            cached = self._cache_get(key)
+            if cached is None and self._store is not None:
+                cached = self._store.get(key)
             if cached is None:
                 todo.append(i)
             else:
                 result[i] = cached
         if todo:
+            keys = [self._cache_key(contexts[i], answers_a[i], answers_b[i]) for i in todo]
+            store = self._store
+
+            def keep(start: int, stop: int, values: np.ndarray) -> None:
+                if store is not None:
+                    store.put_many(list(zip(keys[start:stop], values.tolist(), strict=True)))
+
             values = self._run_batches(
                 [contexts[i] for i in todo],
                 [answers_a[i] for i in todo],
                 [answers_b[i] for i in todo],
                 batch=batch,
+                on_batch=keep,
             )
             result[todo] = values
-            for i, value in zip(todo, values, strict=True):
-                key = self._cache_key(contexts[i], answers_a[i], answers_b[i])
+            for key, value in zip(keys, values, strict=True):
                 self._cache_put(key, float(value))
         return result
 
@@ -231,23 +262,21 @@ class PreferenceOracle:
         answers_b: list[Any],
         *,
         batch: BatchScorer | None = None,
+        on_batch: Callable[[int, int, np.ndarray], Any] | None = None,
     ) -> np.ndarray:
         score = self._preference_batch if batch is None else batch
-        out = np.empty(len(contexts))
-        start = 0
-        while start < len(contexts):
-            stop = min(start + self.batch_size, len(contexts))
-            try:
-                values = score(contexts[start:stop], answers_a[start:stop], answers_b[start:stop])
-            except Exception as error:
-                if not _is_out_of_memory(error) or self.batch_size == 1:
-                    raise
-                self.batch_size = max(1, self.batch_size // 2)
-                _empty_cuda_cache()
-                continue
-            out[start:stop] = self._check(values, stop - start)
-            start = stop
-        return out
+
+        def call(start: int, stop: int) -> np.ndarray:
+            values = score(contexts[start:stop], answers_a[start:stop], answers_b[start:stop])
+            return self._check(values, stop - start)
+
+        def shrink(size: int) -> None:
+            self.batch_size = size
+
+        parts = run_batched(
+            call, len(contexts), self.batch_size, on_shrink=shrink, on_batch=on_batch
+        )
+        return np.concatenate(parts) if parts else np.empty(0)
 
     @staticmethod
     def _check(values: Any, n: int) -> np.ndarray:
@@ -278,12 +307,3 @@ class PreferenceOracle:
         self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-
-
-def _empty_cuda_cache() -> None:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
