@@ -1,0 +1,102 @@
+"""Bad input gets a clear error and leaves the run folder resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from tests.training.conftest import TINY, max_weight_difference, run_cli, run_in_process
+from training.cli import main
+
+
+def _snapshot(folder):
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lr=1e-3", "unknown key train.lr (did you mean 'learning_rate'?)"),
+        ("trian.epochs=2", "unknown section [trian] (did you mean 'train'?)"),
+        (
+            "train.learning_rate=-1",
+            "train.learning_rate = -1 is not allowed: expected a number > 0",
+        ),
+        ("train.learning_rate=fast", "train.learning_rate = 'fast' is not allowed"),
+        ("train.batch_size=1.5", "train.batch_size = 1.5 is not allowed: expected an integer"),
+        ("solver.method=ppo", "solver.method = 'ppo' is not allowed: expected one of 'ompo'"),
+        ("solver.num_answers=1", "solver.num_answers = 1 is not allowed: expected an integer >= 2"),
+        ("model.dtype=int8", "model.dtype = 'int8' is not allowed"),
+        ("logging.progress=yes", "logging.progress = 'yes' is not allowed: expected true or false"),
+        ("env.reset_options=3", "env.reset_options = 3 is not allowed: expected a list"),
+        ("generation.top_p=1.5", "generation.top_p = 1.5 is not allowed: expected a number > 0"),
+        ("oracle.factory=nocolon", "oracle.factory = 'nocolon' is not allowed"),
+        ("trainlearning_rate=1", "must look like section.key=value"),
+        ("env.id=RandomGame-v0", "is not a text env"),
+        ("env.id=Nope-v0", "Unknown environment id 'Nope-v0'"),
+        ("model.path=/no/such/model", "model.path = '/no/such/model' does not exist"),
+        ("oracle.factory=no.such.module:f", "oracle.factory = 'no.such.module:f' cannot be"),
+    ],
+)
+def test_bad_settings_are_refused_and_leave_the_run_untouched(
+    override, message, reference_run, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    shutil.copytree(reference_run, run)
+    before = _snapshot(run)
+    assert main([str(run / "config.toml"), "--resume", override]) == 2
+    assert message in capsys.readouterr().err
+    assert _snapshot(run) == before
+    # and a fresh run with the same mistake creates nothing
+    fresh = tmp_path / "fresh"
+    assert main([str(TINY), "--out", str(fresh), override]) == 2
+    assert not fresh.exists()
+
+
+def test_resume_refuses_changed_settings_and_existing_runs(reference_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(reference_run, run)
+    assert main([str(run / "config.toml"), "--resume", "train.learning_rate=0.5"]) == 1
+    assert "differs from the run's stored config in ['train.learning_rate']" in (
+        capsys.readouterr().err
+    )
+    assert main([str(TINY), "--out", str(run)]) == 1
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
+    assert main([str(TINY), "--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert "holds no run" in capsys.readouterr().err
+    # a finished run resumes to a no-op, and may be extended by more iterations
+    assert main([str(run / "config.toml"), "--resume"]) == 0
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main([str(TINY), "--out", str(blocker / "run")]) == 1
+    assert f"run.out = '{blocker / 'run'}' is not writable" in capsys.readouterr().err
+
+
+def test_failing_oracle_stops_with_a_clear_error_then_resumes(reference_run, tmp_path):
+    out = tmp_path / "run"
+    failed = run_cli(out, env={"OMPO_TEST_ORACLE_FAIL_AT": "3"})
+    assert failed.returncode == 1
+    assert "simulated oracle outage" in failed.stderr
+    assert "is resumable: fix the cause and rerun with --resume" in failed.stderr
+    assert "stage iteration_1/" in failed.stderr
+    resumed = run_cli(out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert max_weight_difference(out / "iteration_2", reference_run / "iteration_2") <= 1e-6
+
+
+def test_in_process_failure_is_resumable(reference_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMPO_TEST_ORACLE_FAIL_AT", "2")
+    out = tmp_path / "run"
+    assert run_in_process(out) == 1
+    monkeypatch.delenv("OMPO_TEST_ORACLE_FAIL_AT")
+    assert run_in_process(out, "--resume") == 0
+    assert max_weight_difference(out / "iteration_2", reference_run / "iteration_2") <= 1e-6

@@ -1,0 +1,71 @@
+"""Kill a run with SIGKILL at every stage boundary and inside stages; --resume must reproduce it."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+from tests.training.conftest import max_weight_difference, oracle_log, read_rows, run_cli
+
+BOUNDARIES = [
+    "warm_start#done",
+    "iteration_1/generate#done",
+    "iteration_1/judge#done",
+    "iteration_1/score#done",
+    "iteration_1/train#done",
+    "iteration_1/save#done",
+    "iteration_1/evaluate#done",
+]
+INSIDE = [
+    "iteration_2/generate#chunk0",
+    "iteration_2/judge#chunk1",
+    "iteration_2/score#chunk0",
+    "iteration_2/train#step1",
+]
+
+
+def _batches(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_killed_anywhere_resumes_to_the_uninterrupted_run(reference_run, tmp_path):
+    reference_batches = _batches(oracle_log(reference_run))
+    # Also kill inside an oracle call of iteration 2: after the model answered, before the
+    # answers were stored (the one window in which an answer can be lost).
+    kill_batch = len(reference_batches) - 1
+    out = tmp_path / "run"
+    env = {
+        "OMPO_TRAIN_FAULT": ",".join(BOUNDARIES + INSIDE),
+        "OMPO_TEST_ORACLE_KILL_AT": str(kill_batch),
+    }
+    expected_kills = len(BOUNDARIES) + len(INSIDE) + 1
+    codes = []
+    for attempt in range(expected_kills + 2):
+        if attempt == 3:  # a write torn by a kill leaves a temporary file behind
+            (out / "iteration_1" / "data").mkdir(parents=True, exist_ok=True)
+            (out / "iteration_1" / "data" / "labels.jsonl.tmp-0badc0de").write_text('{"id"')
+        result = run_cli(out, *(["--resume"] if attempt else []), env=env)
+        codes.append(result.returncode)
+        if result.returncode == 0:
+            break
+        assert result.returncode == -9, result.stderr[-3000:]
+    assert codes == [-9] * expected_kills + [0]
+
+    for t in (0, 1, 2):
+        difference = max_weight_difference(out / f"iteration_{t}", reference_run / f"iteration_{t}")
+        assert difference <= 1e-6, (t, difference)
+    for t in (1, 2):
+        for name in ("rollouts", "labels", "logprobs"):
+            path = f"iteration_{t}/data/{name}.jsonl"
+            assert read_rows(out / path) == read_rows(reference_run / path), path
+    assert read_rows(out / "steps.jsonl") == read_rows(reference_run / "steps.jsonl")
+    assert not list(out.rglob("*.tmp-*"))
+
+    # No oracle call repeated: the model saw exactly the pairs of the uninterrupted run, plus
+    # once more the pairs of the one batch whose answers were lost to the kill inside the call.
+    batches = _batches(oracle_log(out))
+    asked = collections.Counter(key for batch in batches for key in batch)
+    reference = collections.Counter(key for batch in reference_batches for key in batch)
+    assert asked - reference == collections.Counter(batches[kill_batch - 1])
+    assert reference - asked == collections.Counter()
+    assert len(batches) == len(reference_batches) + 1
