@@ -121,6 +121,8 @@ class Trainer:
         self._build_env()
         self._check_model_path()
         self._prepare_folder()
+        if self.config.logging.tensorboard:
+            self.accelerator.init_trackers("tensorboard")
         self.answers = AnswerLog(self.out / "oracle_answers", rank=self.accelerator.process_index)
         self.env.oracle.attach_store(self.answers)
         self._prepare_base_model()
@@ -458,7 +460,8 @@ class Trainer:
 
         def on_step(metrics: dict[str, float]) -> None:
             if self.config.logging.tensorboard:
-                self.accelerator.log({f"train/{k}": v for k, v in metrics.items()})
+                values = {f"iteration_{t}/{k}": v for k, v in metrics.items() if k != "step"}
+                self.accelerator.log(values, step=int(metrics["step"]))
 
         return train_examples(
             self.accelerator,
@@ -533,7 +536,8 @@ class Trainer:
             shutil.rmtree(folder / "parts", ignore_errors=True)
             self._write_metric_files()
             if self.config.logging.tensorboard:
-                self.accelerator.log({f"iteration/{k}": v for k, v in metrics.items()}, step=t)
+                scalars = {f"iteration/{k}": v for k, v in metrics.items() if _is_number(v)}
+                self.accelerator.log(scalars, step=t)
             if "exploitability" in metrics:
                 print(
                     f"iteration {t}: exploitability {metrics['exploitability']:.4f} "
@@ -623,6 +627,10 @@ class Trainer:
             if path.exists():
                 steps.extend(read_jsonl(path))
         write_jsonl(self.out / "steps.jsonl", steps)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_text_env(config: TrainingConfig) -> bool:

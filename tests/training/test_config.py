@@ -111,3 +111,31 @@ def test_unreadable_and_invalid_files(tmp_path):
     bad.write_text("[run\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("name", ["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"])
+def test_shipped_accelerate_configs_parse(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(CONFIG_DIR / "accelerate" / f"{name}.yaml"))
+    expected = {"ddp": "MULTI_GPU", "fsdp": "FSDP"}.get(name, "DEEPSPEED")
+    assert config.distributed_type.value == expected
+    if name.startswith("deepspeed"):
+        assert config.deepspeed_config["zero_stage"] == int(name[-1])
+
+
+def test_a_shipped_config_runs_by_name_from_anywhere(tmp_path, monkeypatch, capsys):
+    """A fresh install has no configs/ folder in the working directory: names resolve to the
+    package's copies, and the RPS run prints its exploitability per iteration."""
+    from training.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "rps"
+    args = ["configs/tiny-cpu-rps.toml", "--out", str(out), "run.iterations=1"]
+    logging = ["logging.progress=false", "logging.tensorboard=true"]
+    assert main([*args, *logging, "env.episodes_per_iteration=8"]) == 0
+    printed = capsys.readouterr().out
+    assert "iteration 1: exploitability" in printed
+    assert "| iter |" in printed
+    assert (out / "iteration_1" / "config.json").exists()
+    assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
