@@ -11,9 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("accelerate")
-pytest.importorskip("transformers")
-
 ROOT = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).with_name("tiny.toml")
 ORACLE_LOG = "OMPO_TEST_ORACLE_LOG"

@@ -115,6 +115,7 @@ def test_unreadable_and_invalid_files(tmp_path):
 
 @pytest.mark.parametrize("name", ["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"])
 def test_shipped_accelerate_configs_parse(name):
+    pytest.importorskip("accelerate")
     from accelerate.commands.config.config_args import load_config_from_file
 
     config = load_config_from_file(str(CONFIG_DIR / "accelerate" / f"{name}.yaml"))
@@ -127,6 +128,8 @@ def test_shipped_accelerate_configs_parse(name):
 def test_a_shipped_config_runs_by_name_from_anywhere(tmp_path, monkeypatch, capsys):
     """A fresh install has no configs/ folder in the working directory: names resolve to the
     package's copies, and the RPS run prints its exploitability per iteration."""
+    pytest.importorskip("accelerate")
+    pytest.importorskip("tensorboard")
     from training.cli import main
 
     monkeypatch.chdir(tmp_path)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from tests.training.conftest import max_weight_difference, read_rows, run_cli, run_in_process
+
+pytest.importorskip("accelerate")  # the "train" extra
 
 LAUNCH = [
     sys.executable,

@@ -10,6 +10,8 @@ import pytest
 from tests.training.conftest import TINY, max_weight_difference, run_cli, run_in_process
 from training.cli import main
 
+pytest.importorskip("accelerate")  # the "train" extra
+
 
 def _snapshot(folder):
     return {

@@ -5,7 +5,11 @@ from __future__ import annotations
 import collections
 import json
 
+import pytest
+
 from tests.training.conftest import max_weight_difference, oracle_log, read_rows, run_cli
+
+pytest.importorskip("accelerate")  # the "train" extra
 
 BOUNDARIES = [
     "warm_start#done",
