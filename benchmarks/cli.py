@@ -10,6 +10,8 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks import mtbench101, reasoning, winrate
+
 
 def _tabular(args: argparse.Namespace) -> int:
     from benchmarks import tabular
@@ -62,6 +64,7 @@ def _add_tabular(subparsers: argparse._SubParsersAction) -> None:
 
 #: Subcommand registrars; other benchmarks add theirs here.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_tabular]
+SUBCOMMANDS += [mtbench101.add_subcommand, winrate.add_subcommand, reasoning.add_subcommand]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -88,6 +88,42 @@ def format_dialogue(context: list[dict[str, str]]) -> str:
     return "".join(parts) + "\n\nAssistant: "
 
 
+def judge_messages(
+    criteria: str,
+    context: list[dict[str, str]],
+    prediction: str,
+    *,
+    reference: list[dict[str, str]] | None = None,
+) -> list[dict[str, str]]:
+    """Return MT-Bench-101's judge request: the system prompt and the dialogue to rate.
+
+    The system prompt is ``judge_prefix + criteria + score_format``.
+
+    The user message is ``user_template`` with ``{history}`` = :func:`format_dialogue` of
+    ``context`` and ``{prediction}`` the rated answer; with a ``reference`` (MT-Bench-101 shows one
+    for MR and GR) it is ``user_template_ref`` and ``{ref_answer}`` is ``str()`` of the reference
+    dialogue's list of ``{"role", "content"}`` dicts, as the official code renders it.
+
+    Args:
+        criteria: The task's criteria text (``load_judge_prompts()["task_prompts"][task]``).
+        context: The conversation the answer replies to (ends with the user turn).
+        prediction: The rated answer.
+        reference: The dataset's dialogue up to and including the golden reply to the last turn.
+    """
+    prompts = load_judge_prompts()
+    history = format_dialogue(context)
+    if reference is None:
+        user = prompts["user_template"].format(history=history, prediction=prediction)
+    else:
+        user = prompts["user_template_ref"].format(
+            history=history, prediction=prediction, ref_answer=str(reference)
+        )
+    return [
+        {"role": "system", "content": prompts["judge_prefix"] + criteria + prompts["score_format"]},
+        {"role": "user", "content": user},
+    ]
+
+
 class LocalChatGenerator:
     """Generate a judge reply with a local Hugging Face causal LM (greedy by default).
 
@@ -200,8 +236,8 @@ class LLMJudge(PreferenceOracle):
             )
         self.chat = chat
         self.task = task
+        self.criteria = criteria
         self.system_prompt = prompts["judge_prefix"] + criteria + prompts["score_format"]
-        self.user_template: str = prompts["user_template"]
         self.temperature = float(temperature)
         self.concurrency = concurrency
         self.rating_cache_size = rating_cache_size
@@ -289,11 +325,7 @@ class LLMJudge(PreferenceOracle):
 
     def judge_messages(self, context: list[dict[str, str]], answer: str) -> list[dict[str, str]]:
         """Return the system + user messages that ask the judge to rate ``answer``."""
-        user = self.user_template.format(history=format_dialogue(context), prediction=answer)
-        return [
-            {"role": "system", "content": self.system_prompt},
-            {"role": "user", "content": user},
-        ]
+        return judge_messages(self.criteria, context, answer)
 
     def rate(self, contexts: list[list[dict[str, str]]], answers: list[str]) -> np.ndarray:
         """Return the judge's 1–10 rating of each answer, calling the judge once per new pair.

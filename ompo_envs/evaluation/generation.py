@@ -1,0 +1,346 @@
+"""Answers from a model for evaluation: an OpenAI-compatible endpoint or a local HF folder.
+
+One small interface, :class:`TextGenerator`: ``generate(conversations) -> list[str]`` (one answer
+per conversation, in order) plus ``name`` and ``usage_summary()``. Two implementations:
+
+* :class:`EndpointGenerator` — an ``http(s)://`` server through
+  :class:`~ompo_envs.openai_client.OpenAIChatClient` (retries, concurrency, disk cache).
+* :class:`TransformersGenerator` — a local folder with safetensors weights and a tokenizer (a
+  Hugging Face checkpoint or an ``ompo-train`` iteration folder): the tokenizer's chat template,
+  left-padded batches, greedy decoding by default; a prompt longer than the context keeps its
+  last tokens (OpenCompass truncates on the left too). Answers are kept in a
+  :class:`~ompo_envs.openai_client.DiskCache` keyed by the folder's fingerprint, the prompt and
+  the decoding settings, so a rerun regenerates nothing.
+
+:func:`load_generator` picks one from a ``--model`` string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from ompo_envs.openai_client import DiskCache, EndpointError, OpenAIChatClient, request_key
+from ompo_envs.oracles.base import validate_conversation
+
+__all__ = [
+    "EndpointGenerator",
+    "GenerationError",
+    "TextGenerator",
+    "TransformersGenerator",
+    "folder_fingerprint",
+    "load_generator",
+]
+
+Messages = Sequence[Mapping[str, str]]
+
+
+class GenerationError(RuntimeError):
+    """Some answers could not be generated.
+
+    Attributes:
+        index: Position of the first failed conversation.
+        partial: Every answer, None where it failed.
+    """
+
+    def __init__(self, message: str, *, index: int, partial: list[str | None]) -> None:
+        super().__init__(message)
+        self.index = index
+        self.partial = partial
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """Answers conversations: ``generate(conversations) -> list[str]``, one answer each."""
+
+    name: str
+
+    def generate(self, conversations: Sequence[Messages]) -> list[str]:
+        """Return one answer per conversation (each ends with the turn to answer)."""
+        ...
+
+    def usage_summary(self) -> dict[str, Any]:
+        """Return what was spent (calls, tokens, cache hits)."""
+        ...
+
+
+class EndpointGenerator:
+    """Answers from an OpenAI-compatible endpoint.
+
+    Args:
+        client: The endpoint's client (its settings give temperature, max_tokens, cache).
+    """
+
+    def __init__(self, client: OpenAIChatClient) -> None:
+        if not isinstance(client, OpenAIChatClient):
+            raise TypeError(f"client must be an OpenAIChatClient, got {type(client).__name__}")
+        self.client = client
+        self.name = client.model
+
+    def generate(self, conversations: Sequence[Messages]) -> list[str]:
+        """Return one answer per conversation (see :class:`TextGenerator`).
+
+        Raises:
+            GenerationError: Some requests failed after their retries (every answer received
+                is cached first); the message names the endpoint and the cause.
+        """
+        try:
+            return self.client.complete_all(conversations)
+        except EndpointError as error:
+            failed = len(error.failures)
+            raise GenerationError(
+                f"{failed} of {len(error.partial)} requests failed; the first: {error}",
+                index=int(error.index or 0),
+                partial=error.partial,
+            ) from error
+
+    def usage_summary(self) -> dict[str, Any]:
+        """Return the client's counters."""
+        return self.client.usage_summary()
+
+
+def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
+    """Return a SHA-256 over a folder's resolved path and its files' names, sizes and mtimes.
+
+    Cheap for multi-GB checkpoints (no file is read); any rewrite of a file changes it.
+    """
+    root = Path(folder).resolve()
+    digest = hashlib.sha256(str(root).encode())
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+class TransformersGenerator:
+    """Answers from a local Hugging Face causal LM (greedy by default), batched, disk-cached.
+
+    Args:
+        folder: A directory holding ``config.json``, the weights and the tokenizer.
+        max_new_tokens: Most tokens per answer.
+        batch_size: Prompts per ``generate`` call.
+        temperature: 0 decodes greedily; > 0 samples with a ``torch.Generator`` seeded by
+            ``seed`` (the same call gives the same answers).
+        seed: Seed of the sampling generator.
+        device: Torch device.
+        dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``"auto"``.
+        cache_path: SQLite file of the answer cache (None: no cache).
+        name: The name written in results (default: the folder's name).
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        max_new_tokens: int = 1024,
+        batch_size: int = 8,
+        temperature: float = 0.0,
+        seed: int = 0,
+        device: str = "cpu",
+        dtype: str = "float32",
+        cache_path: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        for label, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{label} must be an integer >= 1, got {value!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        if not 0 <= temperature < float("inf"):
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise ValueError(
+                f"--model {str(folder)!r} is neither an http(s):// URL nor a local folder; pass a "
+                "Hugging Face checkpoint folder (an ompo-train RUN/iteration_N folder works)"
+            )
+        from ompo_envs.oracles.pair_lm import load_causal_lm
+
+        self.model, self.tokenizer = load_causal_lm(
+            path, device=device, dtype=dtype, local_files_only=True
+        )
+        self.folder = path
+        self.name = name or path.resolve().name
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self.temperature = float(temperature)
+        self.seed = seed
+        self.fingerprint = folder_fingerprint(path)
+        self.cache = DiskCache(cache_path) if cache_path is not None else None
+        self.context_length = self._context_length()
+        if max_new_tokens >= self.context_length:
+            raise ValueError(
+                f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the "
+                f"{self.context_length}-token context of {path}; lower it"
+            )
+        self._usage = {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self.truncated_prompts = 0
+
+    def _context_length(self) -> int:
+        config = self.model.config
+        limits = [
+            getattr(config, "max_position_embeddings", None),
+            getattr(self.tokenizer, "model_max_length", None),
+        ]
+        usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 10**7]
+        return min(usable) if usable else 4096
+
+    def _key(self, messages: list[dict[str, str]]) -> str:
+        return request_key(
+            {
+                "model": self.fingerprint,
+                "messages": messages,
+                "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature,
+                "seed": self.seed,
+            }
+        )
+
+    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of the prompt: the chat template with the generation prompt, or plain text."""
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+            return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+        return list(self.tokenizer(text)["input_ids"])
+
+    def generate(self, conversations: Sequence[Messages]) -> list[str]:
+        """Return one answer per conversation (see :class:`TextGenerator`)."""
+        checked = [
+            validate_conversation(c, where=f"conversations[{i}]")
+            for i, c in enumerate(conversations)
+        ]
+        answers: list[str | None] = [None] * len(checked)
+        keys = [self._key(m) for m in checked]
+        todo = []
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key) if self.cache is not None else None
+            if hit is None:
+                todo.append(i)
+            else:
+                answers[i] = str(hit)
+                self._usage["cache_hits"] += 1
+        self._usage["calls"] += len(checked)
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            for i, text in zip(
+                batch, self._generate_batch([checked[i] for i in batch]), strict=True
+            ):
+                answers[i] = text
+                if self.cache is not None:
+                    self.cache.put(keys[i], text)
+        return [a for a in answers if a is not None]
+
+    def _generate_batch(self, conversations: list[list[dict[str, str]]]) -> list[str]:
+        import torch
+
+        room = max(1, self.context_length - self.max_new_tokens)
+        prompts = []
+        for messages in conversations:
+            ids = self.prompt_ids(messages)
+            if len(ids) > room:
+                ids = ids[-room:]
+                self.truncated_prompts += 1
+            prompts.append(ids)
+        pad = self.tokenizer.pad_token_id
+        pad = pad if pad is not None else self.tokenizer.eos_token_id
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), int(pad or 0), dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, ids in enumerate(prompts):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention[row, width - len(ids) :] = 1
+        device = next(self.model.parameters()).device
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "pad_token_id": int(pad or 0),
+            "do_sample": self.temperature > 0,
+        }
+        if self.temperature > 0:
+            kwargs.update(temperature=self.temperature, top_k=0, top_p=1.0)
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(self.seed)
+            output = self.model.generate(
+                input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
+            )
+        new = output[:, width:]
+        self._usage["prompt_tokens"] += sum(len(p) for p in prompts)
+        eos = self.tokenizer.eos_token_id
+        self._usage["completion_tokens"] += int(
+            ((new != pad) & (new != eos)).sum().item() if eos is not None else new.numel()
+        )
+        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in new]
+
+    def usage_summary(self) -> dict[str, Any]:
+        """Return calls, cache hits, tokens and how many prompts were cut to fit the context."""
+        return {**self._usage, "truncated_prompts": self.truncated_prompts, "model": self.name}
+
+
+def load_generator(
+    model: str,
+    *,
+    model_name: str | None = None,
+    cache_path: str | os.PathLike[str] | None = None,
+    max_new_tokens: int = 1024,
+    temperature: float = 0.0,
+    api_key_env: str | None = None,
+    concurrency: int = 8,
+    timeout_s: float = 300.0,
+    max_attempts: int = 5,
+    backoff_s: float = 1.0,
+    batch_size: int = 8,
+    device: str = "cpu",
+    dtype: str = "float32",
+) -> TextGenerator:
+    """Return the generator for a ``--model`` string: an ``http(s)://`` URL or a local folder.
+
+    Args:
+        model: URL of an OpenAI-compatible server (``.../v1``) or a checkpoint folder.
+        model_name: The model name sent to a server (required for a URL; for a folder, the
+            name written in results).
+        cache_path: SQLite answer cache shared by both kinds.
+        max_new_tokens: Most tokens per answer.
+        temperature: 0 for greedy decoding.
+        api_key_env: Environment variable with the server's API key (None: no key).
+        concurrency: Requests in flight (server only).
+        timeout_s: Per-request time-out (server only).
+        max_attempts: Requests per answer before giving up (server only).
+        backoff_s: First wait before a retry, doubling each time (server only).
+        batch_size: Prompts per ``generate`` call (folder only).
+        device: Torch device (folder only).
+        dtype: Weight dtype (folder only).
+    """
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"model must be a URL or a folder, got {model!r}")
+    cache = None if cache_path is None else str(cache_path)
+    if model.startswith(("http://", "https://")):
+        if not model_name:
+            raise ValueError(f"a server model ({model}) needs a name: pass --model-name NAME")
+        client = OpenAIChatClient(
+            model,
+            model_name,
+            api_key_env=api_key_env,
+            temperature=temperature,
+            max_tokens=max_new_tokens,
+            timeout_s=timeout_s,
+            max_attempts=max_attempts,
+            backoff_s=backoff_s,
+            concurrency=concurrency,
+            cache_path=cache,
+        )
+        return EndpointGenerator(client)
+    return TransformersGenerator(
+        model,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        temperature=temperature,
+        device=device,
+        dtype=dtype,
+        cache_path=cache,
+        name=model_name,
+    )
