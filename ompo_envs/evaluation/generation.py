@@ -6,7 +6,8 @@ per conversation, in order) plus ``name`` and ``usage_summary()``. Two implement
 * :class:`EndpointGenerator` — an ``http(s)://`` server through
   :class:`~ompo_envs.openai_client.OpenAIChatClient` (retries, concurrency, disk cache).
 * :class:`TransformersGenerator` — a local folder with safetensors weights and a tokenizer (a
-  Hugging Face checkpoint or an ``ompo-train`` iteration folder): the tokenizer's chat template,
+  Hugging Face checkpoint or an ``ompo-train`` iteration folder): the LM policies' prompt ids
+  (:class:`ompo_envs.lm.prompting.ChatFormat`: the chat template, else the plain template),
   left-padded batches, greedy decoding by default; a prompt longer than the context keeps its
   last tokens (OpenCompass truncates on the left too). Answers are kept in a
   :class:`~ompo_envs.openai_client.DiskCache` keyed by the folder's fingerprint, the prompt and
@@ -170,6 +171,11 @@ class TransformersGenerator:
         self.seed = seed
         self.fingerprint = folder_fingerprint(path)
         self.cache = DiskCache(cache_path) if cache_path is not None else None
+        from ompo_envs.lm.prompting import ChatFormat, stop_token_ids
+
+        generation_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        self.chat_format = ChatFormat(self.tokenizer, generation_eos=generation_eos)
+        self.stop_ids = stop_token_ids(self.tokenizer, generation_eos)
         self.context_length = self._context_length()
         if max_new_tokens >= self.context_length:
             raise ValueError(
@@ -200,14 +206,8 @@ class TransformersGenerator:
         )
 
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        """Token ids of the prompt: the chat template with the generation prompt, or plain text."""
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
-            )
-            return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-        return list(self.tokenizer(text)["input_ids"])
+        """Token ids of the prompt, exactly as the LM policies build them (``ChatFormat``)."""
+        return self.chat_format.prompt_ids(messages)
 
     def generate(self, conversations: Sequence[Messages]) -> list[str]:
         """Return one answer per conversation (see :class:`TextGenerator`)."""
@@ -248,9 +248,9 @@ class TransformersGenerator:
                 self.truncated_prompts += 1
             prompts.append(ids)
         pad = self.tokenizer.pad_token_id
-        pad = pad if pad is not None else self.tokenizer.eos_token_id
+        pad = pad if pad is not None else (self.stop_ids[0] if self.stop_ids else 0)
         width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), int(pad or 0), dtype=torch.long)
+        input_ids = torch.full((len(prompts), width), int(pad), dtype=torch.long)
         attention = torch.zeros((len(prompts), width), dtype=torch.long)
         for row, ids in enumerate(prompts):
             input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
@@ -258,7 +258,8 @@ class TransformersGenerator:
         device = next(self.model.parameters()).device
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
-            "pad_token_id": int(pad or 0),
+            "pad_token_id": int(pad),
+            "eos_token_id": self.stop_ids or None,
             "do_sample": self.temperature > 0,
         }
         if self.temperature > 0:
@@ -270,11 +271,12 @@ class TransformersGenerator:
             )
         new = output[:, width:]
         self._usage["prompt_tokens"] += sum(len(p) for p in prompts)
-        eos = self.tokenizer.eos_token_id
-        self._usage["completion_tokens"] += int(
-            ((new != pad) & (new != eos)).sum().item() if eos is not None else new.numel()
-        )
-        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in new]
+        answers = []
+        for row in new.tolist():
+            end = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
+            self._usage["completion_tokens"] += end
+            answers.append(self.tokenizer.decode(row[:end], skip_special_tokens=True))
+        return answers
 
     def usage_summary(self) -> dict[str, Any]:
         """Return calls, cache hits, tokens and how many prompts were cut to fit the context."""
