@@ -22,6 +22,18 @@ def key_env(name: str | None) -> str | None:
     return "OPENAI_API_KEY" if os.environ.get("OPENAI_API_KEY") else None
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--model``, ``--model-name`` and ``--out`` (commands that evaluate one model)."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="URL|DIR",
+        help="OpenAI-compatible server URL or local Hugging Face / run folder",
+    )
+    parser.add_argument("--model-name", default=None, help="model name sent to the server")
+    parser.add_argument("--out", required=True, help="output folder")
+
+
 def add_generation_arguments(parser: argparse.ArgumentParser, *, max_new_tokens: int) -> None:
     """Add the decoding and transport settings of the answering model(s)."""
     group = parser.add_argument_group("answering model")
@@ -102,39 +114,44 @@ def cache_path(args: argparse.Namespace) -> Path:
     return Path(args.cache) if args.cache else Path(args.out) / "cache.sqlite"
 
 
-def answering_model(args: argparse.Namespace, model: str, name: str | None) -> TextGenerator:
-    """Build the generator of one answering model from the parsed arguments."""
+def _generator(
+    args: argparse.Namespace, model: str, name: str | None, **own: object
+) -> TextGenerator:
     return load_generator(
         model,
         model_name=name,
         cache_path=cache_path(args),
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        api_key_env=key_env(args.api_key_env),
-        concurrency=args.concurrency,
         timeout_s=args.timeout,
         max_attempts=args.max_attempts,
         backoff_s=args.backoff,
         batch_size=args.batch_size,
         device=args.device,
         dtype=args.dtype,
+        **own,
+    )
+
+
+def answering_model(args: argparse.Namespace, model: str, name: str | None) -> TextGenerator:
+    """Build the generator of one answering model from the parsed arguments."""
+    return _generator(
+        args,
+        model,
+        name,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        api_key_env=key_env(args.api_key_env),
+        concurrency=args.concurrency,
     )
 
 
 def judge_model(args: argparse.Namespace) -> TextGenerator:
     """Build the judge's generator from the parsed arguments."""
-    return load_generator(
+    return _generator(
+        args,
         args.judge,
-        model_name=args.judge_model,
-        cache_path=cache_path(args),
+        args.judge_model,
         max_new_tokens=args.judge_max_tokens,
         temperature=args.judge_temperature,
         api_key_env=key_env(args.judge_api_key_env),
         concurrency=args.judge_concurrency,
-        timeout_s=args.timeout,
-        max_attempts=args.max_attempts,
-        backoff_s=args.backoff,
-        batch_size=args.batch_size,
-        device=args.device,
-        dtype=args.dtype,
     )

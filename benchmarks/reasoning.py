@@ -22,14 +22,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
         help="GSM8K / MATH / MATH500 accuracy (paper Tab. 3)",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="URL|DIR",
-        help="OpenAI-compatible server URL or local Hugging Face / run folder",
-    )
-    parser.add_argument("--model-name", default=None, help="model name sent to the server")
-    parser.add_argument("--out", required=True, help="output folder")
+    model_args.add_model_arguments(parser)
     parser.add_argument(
         "--datasets",
         nargs="+",
