@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from training.lm import answer_logprobs, build_prompt
+from training.lm import answer_logprobs
 from training.optimise import Example, LossFunction
 
 __all__ = ["MethodPlan", "method_plan"]
@@ -37,7 +37,7 @@ class MethodPlan:
     loss: LossFunction
 
 
-def method_plan(method: str, tokenizer: Any, *, beta: float) -> MethodPlan:
+def method_plan(method: str, policy: Any, *, beta: float) -> MethodPlan:
     """Return the plan of ``method``.
 
     Raises:
@@ -60,23 +60,22 @@ def method_plan(method: str, tokenizer: Any, *, beta: float) -> MethodPlan:
             if win[best] > 0.5:
                 out.append(
                     Example(
-                        prompt=build_prompt(tokenizer, row["messages"]),
+                        conversation=row["messages"],
                         answer=row["answers"][best],
                         ref_logprob=float(scored["logprobs"][best]),
                     )
                 )
         return out
 
-    return MethodPlan(examples=examples, loss=supervised_loss(tokenizer))
+    return MethodPlan(examples=examples, loss=supervised_loss(policy))
 
 
-def supervised_loss(tokenizer: Any) -> LossFunction:
-    """ℓ(s, a) = −log π(a | s): the warm start's loss."""
+def supervised_loss(policy: Any) -> LossFunction:
+    """ℓ(s, a) = −log π(a | s) through the (possibly wrapped) ``model``: the warm start's loss."""
 
     def loss(model: Any, batch: Sequence[Example]) -> Any:
-        values, _ = answer_logprobs(
-            model, tokenizer, [e.prompt for e in batch], [e.answer for e in batch]
+        return -answer_logprobs(
+            model, policy, [e.conversation for e in batch], [e.answer for e in batch]
         )
-        return -values
 
     return loss

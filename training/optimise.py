@@ -41,9 +41,9 @@ LossFunction = Callable[[Any, Sequence["Example"]], Any]
 
 @dataclass(frozen=True)
 class Example:
-    """One training example: a prompt, an answer and what the loss needs about them."""
+    """One training example: a conversation, an answer and what the loss needs about them."""
 
-    prompt: str
+    conversation: Any
     answer: str
     weight: float = 1.0
     ref_logprob: float = 0.0

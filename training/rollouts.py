@@ -9,8 +9,9 @@
 * :func:`score_rows` — log π^t(a_k | S_h) of every answer, computed once per iteration and
   stored with the data (no reference model in memory while training).
 
-Interim: issue 9's ``solvers/lm`` supplies the rollout loop and its estimators (with the
-π^{t−1} answers OMPO needs); this module is then replaced by calls to it.
+Sampling and scoring go through issue 9's :class:`~ompo_envs.lm.LMPolicy`. Interim: when
+issue 9's ``solvers/lm`` lands its per-method rollouts and estimators (with the π^{t−1} answers
+OMPO needs), the stage bodies here become calls to them.
 """
 
 from __future__ import annotations
@@ -23,16 +24,15 @@ import numpy as np
 
 from ompo_envs.text import TextPreferenceGameEnv
 from ompo_envs.text.batch import TextEnvBatch
-from training.lm import Batcher, build_prompt, sample_answers, score_answers
-from training.seeding import derive_seed
+from training.lm import Batcher, sample_answers, score_answers
+from training.seeding import derived_rng
 
-__all__ = ["generate_chunk", "judge_rows", "score_rows"]
+__all__ = ["episode_seed", "generate_chunk", "judge_rows", "score_rows"]
 
 
 def generate_chunk(
     template: TextPreferenceGameEnv,
-    model: Any,
-    tokenizer: Any,
+    policy: Any,
     episodes: Sequence[int],
     *,
     seed: int,
@@ -40,7 +40,6 @@ def generate_chunk(
     chunk: int,
     num_answers: int,
     reset_options: Sequence[dict[str, Any]],
-    generation: Any,
     batcher: Batcher,
 ) -> tuple[list[dict[str, Any]], int]:
     """Play ``episodes`` (indices) to the end; return the rows and the new-token count."""
@@ -48,7 +47,7 @@ def generate_chunk(
     infos: list[dict[str, dict[str, Any]]] = []
     for env, episode in zip(envs, episodes, strict=True):
         options = dict(reset_options[episode % len(reset_options)]) if reset_options else None
-        _, info = env.reset(seed=derive_seed(seed, "episode", iteration, episode), options=options)
+        _, info = env.reset(seed=episode_seed(seed, iteration, episode), options=options)
         infos.append(info)
     batch = TextEnvBatch(envs)
     live = list(range(len(envs)))
@@ -57,20 +56,13 @@ def generate_chunk(
     limit = template.max_answer_chars
     while live:
         h = int(infos[live[0]]["player_0"]["h"])
-        prompts = [build_prompt(tokenizer, infos[i]["player_0"]["messages"]) for i in live]
-        prompts += [build_prompt(tokenizer, infos[i]["player_1"]["messages"]) for i in live]
-        answers, new = sample_answers(
-            model,
-            tokenizer,
-            prompts,
-            [num_answers] * len(live) + [1] * len(live),
-            seed=derive_seed(seed, "generate", iteration, chunk, h),
-            temperature=generation.temperature,
-            top_p=generation.top_p,
-            max_new_tokens=generation.max_new_tokens,
-            batcher=batcher,
-        )
-        tokens += new
+        rng = derived_rng(seed, "generate", iteration, chunk, h)
+        own = [infos[i]["player_0"]["messages"] for i in live]
+        opponent = [infos[i]["player_1"]["messages"] for i in live]
+        answers, new_0 = sample_answers(policy, own, num_answers, rng, batcher)
+        replies, new_1 = sample_answers(policy, opponent, 1, rng, batcher)
+        tokens += new_0 + new_1
+        answers += replies
         answers = [[a[:limit] for a in group] for group in answers]
         actions: list[dict[str, str] | None] = [None] * len(envs)
         for j, i in enumerate(live):
@@ -136,16 +128,22 @@ def judge_rows(oracle: Any, rows: Sequence[dict[str, Any]]) -> list[dict[str, An
     return out
 
 
+def episode_seed(seed: int, iteration: int, episode: int) -> int:
+    """The reset seed of an episode: fixed by its position, so a redone chunk replays it."""
+    from training.seeding import derive_seed
+
+    return derive_seed(seed, "episode", iteration, episode)
+
+
 def score_rows(
-    model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], batcher: Batcher
+    policy: Any, rows: Sequence[dict[str, Any]], batcher: Batcher
 ) -> tuple[list[dict[str, Any]], int]:
     """Return ``{"id", "logprobs"}`` per row (log π^t of each answer) and the tokens scored."""
-    prompts, answers = [], []
+    conversations, answers = [], []
     for row in rows:
-        prompt = build_prompt(tokenizer, row["messages"])
-        prompts.extend([prompt] * len(row["answers"]))
+        conversations.extend([row["messages"]] * len(row["answers"]))
         answers.extend(row["answers"])
-    values, tokens = score_answers(model, tokenizer, prompts, answers, batcher)
+    values, tokens = score_answers(policy, conversations, answers, batcher)
     out, start = [], 0
     for row in rows:
         k = len(row["answers"])

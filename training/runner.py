@@ -38,12 +38,12 @@ import numpy as np
 
 from training.config import ConfigError, TrainConfig, TrainingConfig, dump_toml, from_dict
 from training.faults import fault_point
-from training.lm import Batcher, build_prompt, load_policy, sample_answers
+from training.lm import Batcher, load_policy, sample_answers
 from training.methods import method_plan, supervised_loss
 from training.optimise import Example, train_examples
 from training.report import format_summary, progress_bar
-from training.rollouts import generate_chunk, judge_rows, score_rows
-from training.seeding import derive_seed
+from training.rollouts import episode_seed, generate_chunk, judge_rows, score_rows
+from training.seeding import derive_seed, derived_rng
 from training.storage import (
     TMP_MARK,
     AnswerLog,
@@ -109,7 +109,7 @@ class Trainer:
         self.env: Any = None
         self.answers: AnswerLog | None = None
         self._trained: dict[int, Any] = {}
-        self._tokenizer: Any = None
+        self._policy: Any = None
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> list[dict[str, Any]]:
@@ -273,15 +273,21 @@ class Trainer:
             return str(iteration_dir(self.out, 0))
         return self.base_model
 
-    def _load(self, path: str) -> tuple[Any, Any]:
+    def _load(self, path: str) -> Any:
+        """Load π from ``path`` as an :class:`~ompo_envs.lm.LMPolicy` on this process's device."""
+        cfg = self.config
         try:
-            model, tokenizer = load_policy(
-                path, dtype=self.config.model.dtype, device=str(self.accelerator.device)
+            policy = load_policy(
+                path,
+                dtype=cfg.model.dtype,
+                device=str(self.accelerator.device),
+                generation=cfg.generation,
+                scoring_batch_size=cfg.train.logprob_batch_size,
             )
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"model.path = {self.config.model.path!r}: {error}") from error
-        self._tokenizer = tokenizer
-        return model, tokenizer
+        except (OSError, ValueError, TypeError) as error:
+            raise ConfigError(f"model.path = {cfg.model.path!r}: {error}") from error
+        self._policy = policy
+        return policy
 
     # ------------------------------------------------------------------ stages
     def _stage(self, name: str, body: Callable[[], None]) -> None:
@@ -343,7 +349,7 @@ class Trainer:
 
     def _generate(self, t: int) -> None:
         cfg = self.config
-        model, tokenizer = self._load(self._policy_path(t))
+        policy = self._load(self._policy_path(t))
         batcher = Batcher(cfg.generation.batch_size)
         episodes = list(range(cfg.env.episodes_per_iteration))
         bar = progress_bar(self.show, f"iter {t} generate", "rollout", len(episodes))
@@ -354,15 +360,13 @@ class Trainer:
             nonlocal tokens
             rows, new = generate_chunk(
                 self.env,
-                model,
-                tokenizer,
+                policy,
                 chunk,
                 seed=cfg.run.seed,
                 iteration=t,
                 chunk=c,
                 num_answers=cfg.solver.num_answers,
                 reset_options=cfg.env.reset_options,
-                generation=cfg.generation,
                 batcher=batcher,
             )
             tokens += new
@@ -395,7 +399,7 @@ class Trainer:
 
     def _score(self, t: int) -> None:
         rows = self._data(t, "generate")
-        model, tokenizer = self._load(self._policy_path(t))
+        policy = self._load(self._policy_path(t))
         batcher = Batcher(self.config.train.logprob_batch_size)
         total = sum(len(r["answers"]) for r in rows)
         bar = progress_bar(self.show, f"iter {t} score", "seq", total)
@@ -404,7 +408,7 @@ class Trainer:
 
         def make(c: int, chunk: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             nonlocal tokens
-            out, new = score_rows(model, tokenizer, chunk, batcher)
+            out, new = score_rows(policy, chunk, batcher)
             tokens += new
             bar.set_postfix(tok_s=f"{tokens / max(1e-9, time.perf_counter() - started):.0f}")
             return out
@@ -427,8 +431,8 @@ class Trainer:
         if t in self._trained:
             return self._trained[t]
         cfg = self.config
-        model, tokenizer = self._load(self._policy_path(t))
-        plan = method_plan(cfg.solver.method, tokenizer, beta=cfg.solver.beta)
+        policy = self._load(self._policy_path(t))
+        plan = method_plan(cfg.solver.method, policy, beta=cfg.solver.beta)
         examples = plan.examples(
             self._data(t, "generate"), self._data(t, "judge"), self._data(t, "score")
         )
@@ -436,7 +440,9 @@ class Trainer:
         bar = progress_bar(self.show, f"iter {t} train", "step")
         state = folder / "train_state"
         stage = f"iteration_{t}/train"
-        model, result = self._optimise(model, examples, plan.loss, cfg.train, t, state, stage, bar)
+        model, result = self._optimise(
+            policy.model, examples, plan.loss, cfg.train, t, state, stage, bar
+        )
         bar.close()
         if self.is_main:
             write_jsonl(folder / "train_steps.jsonl", result.step_metrics)
@@ -454,7 +460,8 @@ class Trainer:
         bar: Any,
     ) -> tuple[Any, Any]:
         if self.config.model.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+            enable = getattr(model, "activation_checkpointing_enable", None)
+            (enable or model.gradient_checkpointing_enable)()
             model.config.use_cache = False
         self.accelerator.free_memory()
 
@@ -481,6 +488,8 @@ class Trainer:
     def _save(self, t: int) -> None:
         model = self._trained_model(t)
         self._save_model(model, iteration_dir(self.out, t))
+        self._trained.pop(t, None)
+        self.accelerator.free_memory()
 
     def _save_model(self, model: Any, target: Path) -> None:
         """Write ``model`` + tokenizer as a Hugging Face folder; ``config.json`` lands last."""
@@ -499,7 +508,7 @@ class Trainer:
             safe_serialization=True,
         )
         if self.is_main:
-            self._tokenizer.save_pretrained(tmp)
+            self._policy.tokenizer.save_pretrained(tmp)
             names = sorted(p.name for p in tmp.iterdir())
             for name in [n for n in names if n != "config.json"] + ["config.json"]:
                 os.replace(tmp / name, target / name)
@@ -507,7 +516,6 @@ class Trainer:
         accelerator.wait_for_everyone()
 
     def _evaluate(self, t: int) -> None:
-        model = self._trained_model(t)
         folder = iteration_dir(self.out, t)
         rows, labels = self._data(t, "generate"), self._data(t, "judge")
         steps = read_jsonl(folder / "train_steps.jsonl")
@@ -529,7 +537,7 @@ class Trainer:
             )
         n = self.config.evaluate.exploitability_samples
         if n and hasattr(self.env, "exploitability") and self.is_main:
-            metrics.update(self._exploitability(model, t, n))
+            metrics.update(self._exploitability(t, n))
         if self.is_main:
             atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=1) + "\n")
             shutil.rmtree(folder / "train_state", ignore_errors=True)
@@ -544,27 +552,18 @@ class Trainer:
                     f"(class distribution {metrics['class_distribution']})",
                     flush=True,
                 )
-        self._trained.pop(t, None)
-        self.accelerator.free_memory()
 
-    def _exploitability(self, model: Any, t: int, n: int) -> dict[str, Any]:
-        """expl(π^t) from the class frequencies of ``n`` answers at the game's prompt."""
+    def _exploitability(self, t: int, n: int) -> dict[str, Any]:
+        """expl(π^t) from the class frequencies of ``n`` answers at the game's prompt.
+
+        π^t is the saved iteration folder, loaded as a policy (one process, no wrapper).
+        """
         env = self.env
-        _, infos = env.reset(seed=derive_seed(self.config.run.seed, "episode", t, 0))
-        unwrapped = self.accelerator.unwrap_model(model)
-        prompt = build_prompt(self._tokenizer, infos["player_0"]["messages"])
-        gen = self.config.generation
-        answers, _ = sample_answers(
-            unwrapped,
-            self._tokenizer,
-            [prompt],
-            [n],
-            seed=derive_seed(self.config.run.seed, "evaluate", t),
-            temperature=gen.temperature,
-            top_p=gen.top_p,
-            max_new_tokens=gen.max_new_tokens,
-            batcher=Batcher(gen.batch_size),
-        )
+        _, infos = env.reset(seed=episode_seed(self.config.run.seed, t, 0))
+        policy = self._load(str(iteration_dir(self.out, t)))
+        rng = derived_rng(self.config.run.seed, "evaluate", t)
+        batcher = Batcher(self.config.generation.batch_size)
+        answers, _ = sample_answers(policy, [infos["player_0"]["messages"]], n, rng, batcher)
         distribution = env.class_distribution(answers[0])
         return {
             "exploitability": env.exploitability(distribution),
@@ -573,16 +572,17 @@ class Trainer:
 
     def _warm_start(self) -> None:
         cfg = self.config
-        model, tokenizer = self._load(self.base_model)
-        prompts = []
+        policy = self._load(self.base_model)
+        conversations = []
         for i in range(cfg.env.episodes_per_iteration):
             options = cfg.env.reset_options
             opts = dict(options[i % len(options)]) if options else None
             _, infos = self.env.reset(seed=derive_seed(cfg.run.seed, "warm-start", i), options=opts)
-            prompts.append(build_prompt(tokenizer, infos["player_0"]["messages"]))
+            conversations.append(infos["player_0"]["messages"])
         answers = cfg.warm_start.answers
         examples = [
-            Example(prompt=p, answer=answers[i % len(answers)]) for i, p in enumerate(prompts)
+            Example(conversation=c, answer=answers[i % len(answers)])
+            for i, c in enumerate(conversations)
         ]
         # Full-batch steps: one global batch holds every example, repeated warm_start.steps times.
         n_proc = self.accelerator.num_processes
@@ -595,9 +595,9 @@ class Trainer:
         )
         bar = progress_bar(self.show, "warm start", "step")
         model, _ = self._optimise(
-            model,
+            policy.model,
             examples,
-            supervised_loss(tokenizer),
+            supervised_loss(policy),
             settings,
             0,
             iteration_dir(self.out, 0) / "train_state",
