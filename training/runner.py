@@ -24,6 +24,7 @@ twice. Chunks are shared round-robin between the processes of ``accelerate launc
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.batching import empty_cuda_cache
 from training.config import ConfigError, TrainConfig, TrainingConfig, dump_toml, from_dict
 from training.faults import fault_point
 from training.lm import Batcher, load_policy, sample_answers
@@ -276,6 +278,10 @@ class Trainer:
     def _load(self, path: str) -> Any:
         """Load π from ``path`` as an :class:`~ompo_envs.lm.LMPolicy` on this process's device."""
         cfg = self.config
+        # One policy in memory at a time: the previous stage's is released before loading.
+        self._policy = None
+        gc.collect()
+        empty_cuda_cache()
         try:
             policy = load_policy(
                 path,
@@ -293,6 +299,11 @@ class Trainer:
     def _stage(self, name: str, body: Callable[[], None]) -> None:
         if self.manifest.is_complete(name):
             return
+        cuda = _cuda_available()
+        if cuda:
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         try:
             body()
@@ -304,8 +315,12 @@ class Trainer:
                 f"{self.out} is resumable: fix the cause and rerun with --resume"
             ) from error
         self.accelerator.wait_for_everyone()
-        seconds = time.perf_counter() - start
-        self.manifest.data["completed"][name] = {"seconds": seconds}
+        info: dict[str, float] = {"seconds": time.perf_counter() - start}
+        if cuda:
+            import torch
+
+            info["peak_gpu_bytes"] = float(torch.cuda.max_memory_allocated())
+        self.manifest.data["completed"][name] = info
         if self.is_main:
             self.manifest.save()
         self.accelerator.wait_for_everyone()
@@ -532,9 +547,10 @@ class Trainer:
             "train_loss": float(np.mean([s["loss"] for s in steps])) if steps else float("nan"),
         }
         for stage in ITERATION_STAGES[:5]:
-            metrics[f"seconds_{stage}"] = self.manifest.stage_info(f"iteration_{t}/{stage}").get(
-                "seconds", float("nan")
-            )
+            info = self.manifest.stage_info(f"iteration_{t}/{stage}")
+            metrics[f"seconds_{stage}"] = info.get("seconds", float("nan"))
+            if "peak_gpu_bytes" in info:
+                metrics[f"peak_gpu_gib_{stage}"] = info["peak_gpu_bytes"] / 2**30
         n = self.config.evaluate.exploitability_samples
         if n and hasattr(self.env, "exploitability") and self.is_main:
             metrics.update(self._exploitability(t, n))
@@ -627,6 +643,14 @@ class Trainer:
             if path.exists():
                 steps.extend(read_jsonl(path))
         write_jsonl(self.out / "steps.jsonl", steps)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch comes with the train extra
+        return False
+    return torch.cuda.is_available()
 
 
 def _is_number(value: Any) -> bool:
