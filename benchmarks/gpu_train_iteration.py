@@ -1,10 +1,10 @@
-"""One iteration of the MT-Bench-101 run on a 1.5B model: seconds and peak GPU memory per stage.
+r"""One iteration of the MT-Bench-101 run on a 1.5B model: seconds and peak GPU memory per stage.
 
 Prepared for a GPU machine (no hub access needed)::
 
     pip install -e ".[train,embedding]"
     python benchmarks/gpu_train_iteration.py                       # writes gpu_train_iteration.json
-    python benchmarks/gpu_train_iteration.py --model /path/to/Qwen2-1.5B-Instruct --oracle pairrm \\
+    python benchmarks/gpu_train_iteration.py --model /path/to/Qwen2-1.5B-Instruct --oracle pairrm \
         --oracle-path /path/to/PairRM --max-new-tokens 2048      # the real thing, when available
 
 It runs ``ompo-train`` in this process with ``configs/mtbench101-ompo.toml``'s settings (K = 5,

@@ -113,10 +113,17 @@ def main() -> None:
         y = np.array([r[key] for r in rows])
         coef, *_ = np.linalg.lstsq(x, y, rcond=None)
         residual = float(np.max(np.abs(x @ coef - y) / y))
-        fits[key] = {"a_hidden": float(coef[0]), "b_intermediate": float(coef[1]),
-                     "max_relative_residual": residual}
+        fits[key] = {
+            "a_hidden": float(coef[0]),
+            "b_intermediate": float(coef[1]),
+            "max_relative_residual": residual,
+        }
 
-    h, i, layers = MISTRAL["hidden_size"], MISTRAL["intermediate_size"], MISTRAL["num_hidden_layers"]
+    h, i, layers = (
+        MISTRAL["hidden_size"],
+        MISTRAL["intermediate_size"],
+        MISTRAL["num_hidden_layers"],
+    )
     vocab, kv = MISTRAL["vocab_size"], MISTRAL["num_key_value_heads"]
     head_dim = h // MISTRAL["num_attention_heads"]
     n = mistral_parameters()
@@ -128,9 +135,10 @@ def main() -> None:
 
     def checkpointed(tokens: int) -> float:
         # layer inputs of every layer + one layer recomputed in full during backward
-        return activations("elements_per_token_layer_checkpointed", tokens) + activations(
-            "elements_per_token_layer", tokens
-        ) / layers
+        return (
+            activations("elements_per_token_layer_checkpointed", tokens)
+            + activations("elements_per_token_layer", tokens) / layers
+        )
 
     def loss_logits(tokens: int, answer_tokens: int) -> float:
         return tokens * vocab * bf16 + 2 * answer_tokens * vocab * 4
@@ -140,8 +148,11 @@ def main() -> None:
         "fp32 master weights + fp32 AdamW (accelerate mixed_precision = bf16)": 4 + 4 + 2 * 4,
         "ZeRO-3 over 8 GPUs, fp32 master + AdamW (per GPU)": (4 + 4 + 2 * 4) / 8,
     }
-    micro = {"1 × 2,048 tokens": (2048, 1024), "2 × 2,048 tokens": (4096, 2048),
-             "1 × 4,096 tokens": (4096, 2048)}
+    micro = {
+        "1 × 2,048 tokens": (2048, 1024),
+        "2 × 2,048 tokens": (4096, 2048),
+        "1 × 4,096 tokens": (4096, 2048),
+    }
     plan = {
         "measured": rows,
         "fits": fits,
@@ -162,8 +173,21 @@ def main() -> None:
         },
     }
     OUT.write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: plan[k] for k in ("fits", "mistral_7b_parameters", "model_states_gib",
-                                           "activations_gib", "generation_gib")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: plan[k]
+                for k in (
+                    "fits",
+                    "mistral_7b_parameters",
+                    "model_states_gib",
+                    "activations_gib",
+                    "generation_gib",
+                )
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":
