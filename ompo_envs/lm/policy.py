@@ -246,10 +246,14 @@ class LMPolicy:
         return self.backend.generate(conversations, params, seed)
 
     # ------------------------------------------------------------------ scoring
-    def log_probs(self, conversations: Sequence[Any], answers: Sequence[str]) -> Any:
+    def log_probs(
+        self, conversations: Sequence[Any], answers: Sequence[str], *, model: Any = None
+    ) -> Any:
         """Return log π(answer | conversation) per pair: a float32 tensor of shape (n,).
 
         Differentiable under grad mode (training); use ``torch.no_grad()`` to score only.
+        ``model`` runs the forward pass instead of :attr:`model`: the same module wrapped for
+        distributed training (DDP, FSDP, DeepSpeed need the forward to go through the wrapper).
 
         Raises:
             ValueError: A prompt plus its answer exceeds the model's context.
@@ -263,7 +267,11 @@ class LMPolicy:
         pad = self.tokenizer.pad_token_id
         pad = pad if pad is not None else (self.format.end_of_answer_id or 0)
         return sequence_logprobs(
-            self.model, prompts, answer_ids, pad_id=pad, batch_size=self.scoring_batch_size
+            self.model if model is None else model,
+            prompts,
+            answer_ids,
+            pad_id=pad,
+            batch_size=self.scoring_batch_size,
         )
 
     def score(self, conversations: Sequence[Any], answers: Sequence[str]) -> np.ndarray:
