@@ -92,20 +92,11 @@ def answer_logprobs(
 ) -> Any:
     """The log-probability log π(answer | conversation) per pair, through ``model``.
 
-    ``model`` is the policy's module, possibly wrapped by accelerate; the token ids are the
-    policy's. Returns a float32 tensor, with grad when grad mode is on.
+    ``model`` is the policy's module, possibly wrapped by accelerate
+    (:meth:`~ompo_envs.lm.LMPolicy.log_probs` with ``model=``). Returns a float32 tensor, with
+    grad when grad mode is on.
     """
-    from ompo_envs.lm.logprobs import sequence_logprobs
-
-    prompts = [policy.format.prompt_ids(c) for c in conversations]
-    answer_ids = [policy.format.answer_ids(a) for a in answers]
-    for i, (p, a) in enumerate(zip(prompts, answer_ids, strict=True)):
-        policy.format.check_length(len(p), len(a), f"pair {i}")
-    pad = policy.tokenizer.pad_token_id
-    pad = pad if pad is not None else (policy.format.end_of_answer_id or 0)
-    return sequence_logprobs(
-        model, prompts, answer_ids, pad_id=pad, batch_size=policy.scoring_batch_size
-    )
+    return policy.log_probs(conversations, answers, model=model)
 
 
 def score_answers(
