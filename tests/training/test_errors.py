@@ -7,7 +7,13 @@ import shutil
 
 import pytest
 
-from tests.training.conftest import TINY, max_weight_difference, run_cli, run_in_process
+from tests.training.conftest import (
+    TINY,
+    max_weight_difference,
+    read_rows,
+    run_cli,
+    run_in_process,
+)
 from training.cli import main
 
 pytest.importorskip("accelerate")  # the "train" extra
@@ -61,7 +67,10 @@ def test_bad_settings_are_refused_and_leave_the_run_untouched(
     assert not fresh.exists()
 
 
-def test_resume_refuses_changed_settings_and_existing_runs(reference_run, tmp_path, capsys):
+def test_resume_refuses_changed_settings_and_existing_runs(
+    reference_run, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("OMPO_TEST_ORACLE_LOG", str(tmp_path / "oracle.jsonl"))
     run = tmp_path / "run"
     shutil.copytree(reference_run, run)
     assert main([str(run / "config.toml"), "--resume", "train.learning_rate=0.5"]) == 1
@@ -74,6 +83,10 @@ def test_resume_refuses_changed_settings_and_existing_runs(reference_run, tmp_pa
     assert "holds no run" in capsys.readouterr().err
     # a finished run resumes to a no-op, and may be extended by more iterations
     assert main([str(run / "config.toml"), "--resume"]) == 0
+    assert not (run / "iteration_3").exists()
+    assert main([str(run / "config.toml"), "--resume", "run.iterations=3"]) == 0
+    assert (run / "iteration_3" / "config.json").exists()
+    assert len(read_rows(run / "iterations.jsonl")) == 3
 
 
 def test_unwritable_output_folder(tmp_path, capsys):
