@@ -102,6 +102,87 @@ def gridworld_game(
     )
 
 
+# ---------------------------------------------------------------------------------- rendering
+#: RGB colours of the map: wall, neutral floor, regions A, B, C, grid lines, start outline.
+WALL_COLOUR = (64, 64, 64)
+FLOOR_COLOUR = (236, 236, 236)
+REGION_COLOURS = {"A": (228, 120, 104), "B": (104, 150, 228), "C": (118, 186, 112)}
+GRID_LINE_COLOUR = (190, 190, 190)
+START_COLOUR = (40, 40, 40)
+#: Player disc colours: player_0 black (left half of its cell), player_1 white (right half).
+PLAYER_COLOURS = ((0, 0, 0), (255, 255, 255))
+
+
+def state_cells(layout: tuple[str, ...] = DEFAULT_LAYOUT) -> np.ndarray:
+    """Return the (row, column) of every state, shape (S, 2): non-wall cells in row-major order.
+
+    This is the state numbering of :func:`gridworld_game`: state ``s`` is the cell
+    ``state_cells(layout)[s]``.
+    """
+    return np.argwhere(np.array([list(row) for row in layout]) != "#")
+
+
+def cell_colours(layout: tuple[str, ...] = DEFAULT_LAYOUT) -> np.ndarray:
+    """Return the map's colours as an RGB ``uint8`` array of shape (rows, columns, 3)."""
+    grid = np.array([list(row) for row in layout])
+    colours = np.empty((*grid.shape, 3), dtype=np.uint8)
+    colours[...] = FLOOR_COLOUR
+    colours[grid == "#"] = WALL_COLOUR
+    for region, colour in REGION_COLOURS.items():
+        colours[grid == region] = colour
+    return colours
+
+
+def render_grid(
+    layout: tuple[str, ...] = DEFAULT_LAYOUT,
+    positions: tuple[int, ...] | list[int] = (),
+    cell_pixels: int = 32,
+) -> np.ndarray:
+    """Draw the map and up to two players as an RGB ``uint8`` image (rows·c, columns·c, 3).
+
+    Args:
+        layout: The map (as for :func:`gridworld_game`).
+        positions: The players' states (player_0's first); each is drawn as a disc, player_0
+            black in the left half of its cell and player_1 white in the right half, so two
+            players on one cell stay visible.
+        cell_pixels: Side of one cell in pixels (≥ 8).
+
+    Raises:
+        ValueError: ``cell_pixels`` < 8, more than two positions, or a position that is not a
+            state of ``layout``.
+    """
+    if isinstance(cell_pixels, bool) or not isinstance(cell_pixels, int) or cell_pixels < 8:
+        raise ValueError(f"cell_pixels must be an integer >= 8, got {cell_pixels!r}")
+    cells = state_cells(layout)
+    positions = [int(p) for p in positions]
+    if len(positions) > len(PLAYER_COLOURS):
+        raise ValueError(f"at most {len(PLAYER_COLOURS)} positions, got {len(positions)}")
+    for p in positions:
+        if not 0 <= p < len(cells):
+            raise ValueError(f"position {p} is not a state: the layout has {len(cells)} states")
+    c = cell_pixels
+    image = np.repeat(np.repeat(cell_colours(layout), c, axis=0), c, axis=1)
+    image[::c, :] = GRID_LINE_COLOUR
+    image[:, ::c] = GRID_LINE_COLOUR
+    start = np.argwhere(np.array([list(row) for row in layout]) == "s")[0] * c
+    border = max(1, c // 16)
+    top, left = start
+    image[top + border : top + 2 * border, left + border : left + c - border] = START_COLOUR
+    image[top + c - 2 * border : top + c - border, left + border : left + c - border] = START_COLOUR
+    image[top + border : top + c - border, left + border : left + 2 * border] = START_COLOUR
+    image[top + border : top + c - border, left + c - 2 * border : left + c - border] = START_COLOUR
+    yy, xx = np.mgrid[0:c, 0:c] + 0.5
+    radius = c / 5
+    for player, state in enumerate(positions):
+        row, column = cells[state]
+        centre_x = c * (0.25 + 0.5 * player)
+        distance = np.sqrt((yy - c / 2) ** 2 + (xx - centre_x) ** 2)
+        patch = image[row * c : (row + 1) * c, column * c : (column + 1) * c]
+        patch[distance <= radius] = START_COLOUR  # outline, so a white disc shows on any floor
+        patch[distance <= radius - border] = PLAYER_COLOURS[player]
+    return image
+
+
 class GridworldEnv(TabularGameEnv):
     """Two players walk a slippery grid; where they stand is judged by a cyclic rule on regions.
 
@@ -145,13 +226,25 @@ class GridworldEnv(TabularGameEnv):
 
     ## Arguments
     ``layout`` (tuple of strings), ``horizon`` (default 6), ``slip`` (default 0.1),
-    ``win_probability`` (0.9), ``region_probability`` (0.75), ``reward_mode``, ``render_mode``.
+    ``win_probability`` (0.9), ``region_probability`` (0.75), ``reward_mode``, ``render_mode``
+    (None, ``"ansi"`` or ``"rgb_array"``).
+
+    ## Rendering
+    ``render_mode="rgb_array"``: ``render()`` returns the map as an RGB ``uint8`` image,
+    ``cell_pixels`` (32) pixels per cell: walls dark, regions A/B/C red/blue/green, the start
+    cell outlined, player_0 a black disc in the left half of its cell and player_1 a white disc
+    (outlined) in the right half. ``"ansi"``: both players' cell indices as text.
+    :func:`ompo_envs.plotting.plot_gridworld` draws a policy or an occupancy on the same map.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release. ``render_mode="rgb_array"`` was added later without changing the
+      dynamics or the rewards, so the id stays v0.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "gridworld_v0", "render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "gridworld_v0",
+        "render_modes": ["ansi", "rgb_array"],
+    }
 
     def __init__(
         self,
@@ -168,3 +261,9 @@ class GridworldEnv(TabularGameEnv):
             self.layout, horizon, slip, win_probability, region_probability, reward_mode
         )
         super().__init__(game, render_mode=render_mode)
+
+    def render(self) -> str | np.ndarray | None:
+        """Return the map with both players as an image, or their cells as text (``"ansi"``)."""
+        if self.render_mode != "rgb_array":
+            return super().render()
+        return render_grid(self.layout, positions=self.episode.states)
