@@ -38,6 +38,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served from _static: formulas render offline too
     "sphinx.ext.viewcode",
     "ompo_docs",
 ]
@@ -74,4 +75,3 @@ napoleon_use_rtype = False
 html_theme = "furo"
 html_title = f"ompo-envs {release}"
 html_static_path: list[str] = []
-pygments_style = "sphinx"

@@ -165,11 +165,34 @@ def test_tutorial_has_its_parts(path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ README pages
-def test_included_readme_sections_exist() -> None:
-    readme = README.read_text()
-    includes = 0
-    for page in (DOCS / "guide").glob("*.md"):
-        for marker in re.findall(r':(?:start-after|end-before): "(.+)"', page.read_text()):
-            assert marker in readme, f"{page.name} includes README from {marker!r}, now missing"
-            includes += 1
-    assert includes >= 8
+def _readme_headings(lines: list[str]) -> list[int]:
+    """Line numbers of the README's ``## `` sections (outside fenced code)."""
+    headings, fenced = [], False
+    for number, line in enumerate(lines):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            headings.append(number)
+    return headings
+
+
+def test_every_readme_section_is_on_exactly_one_guide_page() -> None:
+    lines = README.read_text().splitlines()
+    covered: dict[int, list[str]] = {}
+    for page in sorted((DOCS / "guide").glob("*.md")):
+        text = page.read_text()
+        for block in re.findall(r"```\{include\} \.\./\.\./README\.md\n(.*?)```", text, re.S):
+            start_marker = re.search(r':start-after: "(.+)"', block).group(1)
+            end_marker = re.search(r':end-before: "(.+)"', block)
+            assert start_marker in lines, f"{page.name}: README has no line {start_marker!r}"
+            first = lines.index(start_marker)
+            last = len(lines)
+            if end_marker:
+                assert end_marker.group(1) in lines, f"{page.name}: no line {end_marker.group(1)!r}"
+                last = lines.index(end_marker.group(1))
+            for number in _readme_headings(lines):
+                if first <= number < last:
+                    covered.setdefault(number, []).append(page.name)
+    for number in _readme_headings(lines):
+        pages = covered.get(number, [])
+        assert len(pages) == 1, f"README section {lines[number]!r} is on the guide pages {pages}"
