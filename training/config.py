@@ -225,9 +225,10 @@ class LoggingConfig:
 class EvaluateConfig:
     """``[evaluate]``: measurements after each iteration."""
 
-    exploitability_samples: int = field(default=0, metadata={"min": 0})
-    """Answers sampled to estimate a known-NE game's exploitability from the class frequencies
-    of π^{t+1} (0: off; only games with ``env.exploitability``)."""
+    exploitability_episodes: int = field(default=0, metadata={"min": 0})
+    """Self-play episodes of π^t for its exploitability in a known-equilibrium text game
+    (``TextRockPaperScissors-v0``, ``TextVoters-v0``, lifted tabular games), estimated from its
+    induced class policy with a bootstrap standard error (0: off; other games: ignored)."""
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,11 @@ import numpy as np
 from ompo_envs.batching import empty_cuda_cache
 from training.config import ConfigError, TrainConfig, TrainingConfig, dump_toml, from_dict
 from training.faults import fault_point
-from training.lm import Batcher, load_policy, sample_answers
+from training.lm import Batcher, load_policy
 from training.methods import method_plan, supervised_loss
 from training.optimise import Example, train_examples
 from training.report import format_summary, progress_bar
-from training.rollouts import episode_seed, generate_chunk, judge_rows, score_rows
+from training.rollouts import generate_chunk, judge_rows, score_rows
 from training.seeding import derive_seed, derived_rng
 from training.storage import (
     TMP_MARK,
@@ -551,8 +551,8 @@ class Trainer:
             metrics[f"seconds_{stage}"] = info.get("seconds", float("nan"))
             if "peak_gpu_bytes" in info:
                 metrics[f"peak_gpu_gib_{stage}"] = info["peak_gpu_bytes"] / 2**30
-        n = self.config.evaluate.exploitability_samples
-        if n and hasattr(self.env, "exploitability") and self.is_main:
+        n = self.config.evaluate.exploitability_episodes
+        if n and _has_class_game(self.env) and self.is_main:
             metrics.update(self._exploitability(t, n))
         if self.is_main:
             atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=1) + "\n")
@@ -564,26 +564,28 @@ class Trainer:
                 self.accelerator.log(scalars, step=t)
             if "exploitability" in metrics:
                 print(
-                    f"iteration {t}: exploitability {metrics['exploitability']:.4f} "
-                    f"(class distribution {metrics['class_distribution']})",
+                    f"iteration {t}: exploitability {metrics['exploitability']:.4f} ± "
+                    f"{metrics['exploitability_stderr']:.4f} (unrecognised answers "
+                    f"{metrics['unrecognised_rate']:.0%})",
                     flush=True,
                 )
 
     def _exploitability(self, t: int, n: int) -> dict[str, Any]:
-        """expl(π^t) from the class frequencies of ``n`` answers at the game's prompt.
+        """Exploitability of π^t's induced class policy from ``n`` self-play episodes.
 
-        π^t is the saved iteration folder, loaded as a policy (one process, no wrapper).
+        π^t is the saved iteration folder, loaded as a policy (one process, no wrapper); the
+        estimate is :func:`ompo_envs.text.induced.estimate_exploitability` (exact evaluation of
+        the class policy, bootstrap standard error).
         """
-        env = self.env
-        _, infos = env.reset(seed=episode_seed(self.config.run.seed, t, 0))
+        from ompo_envs.text.induced import estimate_exploitability
+
         policy = self._load(str(iteration_dir(self.out, t)))
         rng = derived_rng(self.config.run.seed, "evaluate", t)
-        batcher = Batcher(self.config.generation.batch_size)
-        answers, _ = sample_answers(policy, [infos["player_0"]["messages"]], n, rng, batcher)
-        distribution = env.class_distribution(answers[0])
+        estimate = estimate_exploitability(self.env, policy, num_episodes=n, rng=rng)
         return {
-            "exploitability": env.exploitability(distribution),
-            "class_distribution": [round(float(p), 4) for p in distribution],
+            "exploitability": estimate.value,
+            "exploitability_stderr": estimate.stderr,
+            "unrecognised_rate": estimate.unrecognised_rate,
         }
 
     def _warm_start(self) -> None:
@@ -643,6 +645,16 @@ class Trainer:
             if path.exists():
                 steps.extend(read_jsonl(path))
         write_jsonl(self.out / "steps.jsonl", steps)
+
+
+def _has_class_game(env: Any) -> bool:
+    from ompo_envs.text.induced import class_game_of
+
+    try:
+        class_game_of(env)
+    except TypeError:
+        return False
+    return True
 
 
 def _cuda_available() -> bool:
