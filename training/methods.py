@@ -37,18 +37,23 @@ class MethodPlan:
     loss: LossFunction
 
 
-def method_plan(method: str, policy: Any, *, beta: float) -> MethodPlan:
-    """Return the plan of ``method``.
-
-    Raises:
-        NotImplementedError: A paper method while ``solvers.lm`` is not installed.
-    """
+def check_method(method: str) -> None:
+    """Raise ``NotImplementedError`` if ``method`` cannot run in this install (checked at start)."""
     if method in PAPER_METHODS:
         raise NotImplementedError(
             f"solver.method = {method!r} is one of the paper's LM methods, which come from "
             "solvers.lm (issue 9) and are not in this install yet; use solver.method = "
             '"best-of-k-sft" meanwhile'
         )
+
+
+def method_plan(method: str, policy: Any, *, beta: float) -> MethodPlan:
+    """Return the plan of ``method``.
+
+    Raises:
+        NotImplementedError: A paper method while ``solvers.lm`` is not installed.
+    """
+    check_method(method)
 
     def examples(
         rows: Sequence[dict], labels: Sequence[dict], logprobs: Sequence[dict]

@@ -41,7 +41,7 @@ from ompo_envs.batching import empty_cuda_cache
 from training.config import ConfigError, TrainConfig, TrainingConfig, dump_toml, from_dict
 from training.faults import fault_point
 from training.lm import Batcher, load_policy
-from training.methods import method_plan, supervised_loss
+from training.methods import check_method, method_plan, supervised_loss
 from training.optimise import Example, train_examples
 from training.report import format_summary, progress_bar
 from training.rollouts import generate_chunk, judge_rows, score_rows
@@ -120,6 +120,10 @@ class Trainer:
 
         hf_logging.disable_progress_bar()  # the stage bars say what is happening
         # Everything that can be checked is checked before the run folder is touched.
+        try:
+            check_method(self.config.solver.method)
+        except NotImplementedError as error:
+            raise ConfigError(str(error)) from error
         self._build_env()
         self._check_model_path()
         self._prepare_folder()

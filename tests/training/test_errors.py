@@ -38,6 +38,7 @@ def _snapshot(folder):
         ),
         ("train.learning_rate=fast", "train.learning_rate = 'fast' is not allowed"),
         ("train.batch_size=1.5", "train.batch_size = 1.5 is not allowed: expected an integer"),
+        ("solver.method=ompo", "come from solvers.lm (issue 9) and are not in this install yet"),
         ("solver.method=ppo", "solver.method = 'ppo' is not allowed: expected one of 'ompo'"),
         ("solver.num_answers=1", "solver.num_answers = 1 is not allowed: expected an integer >= 2"),
         ("model.dtype=int8", "model.dtype = 'int8' is not allowed"),
