@@ -8,6 +8,7 @@ steps, moves the weights by ~4e-5.
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import pytest
@@ -31,16 +32,21 @@ LAUNCH = [
     "no",
     "--num_cpu_threads_per_process",
     "1",
-    "--main_process_port",
-    "29517",
 ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_two_processes_equal_one_with_twice_the_accumulation(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     common = ["model.dtype=float64", "train.batch_size=1"]
     assert run_in_process(one, *common, "train.gradient_accumulation_steps=2") == 0
-    result = run_cli(two, *common, "train.gradient_accumulation_steps=1", launcher=LAUNCH)
+    launcher = [*LAUNCH, "--main_process_port", str(_free_port())]
+    result = run_cli(two, *common, "train.gradient_accumulation_steps=1", launcher=launcher)
     assert result.returncode == 0, result.stderr[-3000:]
 
     # The rollouts were shared between the two processes, and both asked the oracle.
