@@ -107,25 +107,38 @@ class GenerationBackend(Protocol):
 class TransformersBackend:
     """``transformers`` ``generate`` on CPU or GPU, batched over prompts × samples.
 
-    Prompts are left-padded into batches of at most ``batch_size`` rows (prompt × sample); each
-    call seeds torch's generator with ``seed`` inside ``torch.random.fork_rng`` (the global
-    generator is left as it was). The same call gives the same answers; a different
-    ``batch_size`` may not (the random stream is consumed per batch).
+    Every conversation asks for K rows (its K samples). Rows are packed into batches of at most
+    ``batch_size``; within a batch, each *distinct* prompt is run through the model once (left
+    padded, all but its last token) and its key/value cache is repeated for its rows
+    (``share_prefill``), so K samples of one prompt — or many branches of one state — cost one
+    prefill, as in vLLM's prefix caching. Each call seeds torch's generator with ``seed`` inside
+    ``torch.random.fork_rng`` (the global generator is left as it was): the same call gives the
+    same answers; a different ``batch_size`` may not (the random stream is consumed per batch).
 
     Args:
         model: A loaded causal LM (``generate`` is called in eval mode, without gradients).
         chat_format: Builds the prompt ids (the same as log-prob scoring uses).
-        batch_size: Most rows per ``generate`` call.
+        batch_size: Most rows (prompt × sample) per ``generate`` call.
+        share_prefill: Prefill each distinct prompt once per batch (needs a model whose cache
+            supports ``batch_select_indices``; off: every row is prefilled).
 
     Raises:
         ValueError: A prompt plus ``max_new_tokens`` exceeds the model's context.
     """
 
-    def __init__(self, model: Any, chat_format: ChatFormat, *, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: Any,
+        chat_format: ChatFormat,
+        *,
+        batch_size: int = 64,
+        share_prefill: bool = True,
+    ) -> None:
         _check_int("batch_size", batch_size)
         self.model = model
         self.format = chat_format
         self.batch_size = batch_size
+        self.share_prefill = bool(share_prefill)
 
     def generate(
         self, conversations: Sequence[Any], params: SamplingParams, seed: int
@@ -135,23 +148,25 @@ class TransformersBackend:
 
         if not isinstance(params, SamplingParams):
             raise TypeError(f"params must be SamplingParams, got {type(params).__name__}")
-        prompts = [self.format.prompt_ids(c) for c in conversations]
+        prompts = [tuple(self.format.prompt_ids(c)) for c in conversations]
         for i, ids in enumerate(prompts):
             self.format.check_length(len(ids), params.max_new_tokens, f"conversation {i}")
-        k = params.num_samples
-        per_batch = max(1, self.batch_size // k)
+        # One row per (conversation, sample), in order; batches of at most batch_size rows.
+        rows = [i for i in range(len(prompts)) for _ in range(params.num_samples)]
         device = model_device(self.model)
         devices = [device] if device.type == "cuda" else []
-        out: list[list[Completion]] = []
+        completions: list[Completion] = []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(int(seed) % _SEED_BOUND)
-            for start in range(0, len(prompts), per_batch):
-                out.extend(self._generate_batch(prompts[start : start + per_batch], params, device))
-        return out
+            for lo in range(0, len(rows), self.batch_size):
+                batch = [prompts[i] for i in rows[lo : lo + self.batch_size]]
+                completions.extend(self._generate_batch(batch, params, device))
+        k = params.num_samples
+        return [completions[i * k : (i + 1) * k] for i in range(len(prompts))]
 
     def _generate_batch(
-        self, prompts: list[list[int]], params: SamplingParams, device: Any
-    ) -> list[list[Completion]]:
+        self, rows: list[tuple[int, ...]], params: SamplingParams, device: Any
+    ) -> list[Completion]:
         import torch
 
         tokenizer = self.format.tokenizer
@@ -161,14 +176,16 @@ class TransformersBackend:
         stops = stop_token_ids(tokenizer, generation_eos)
         pad = tokenizer.pad_token_id
         pad = pad if pad is not None else (stops[0] if stops else 0)
-        width = max(len(p) for p in prompts)
-        k = params.num_samples
-        rows = [ids for ids in prompts for _ in range(k)]  # each prompt k times, in order
-        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for row, ids in enumerate(rows):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
+        distinct = list(dict.fromkeys(rows))
+        which = {ids: j for j, ids in enumerate(distinct)}
+        width = max(len(p) for p in distinct)
+        input_ids = torch.full((len(distinct), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(distinct), width), dtype=torch.long)
+        for j, ids in enumerate(distinct):
+            input_ids[j, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention[j, width - len(ids) :] = 1
+        index = torch.tensor([which[ids] for ids in rows], dtype=torch.long)
+        input_ids, attention, index = input_ids.to(device), attention.to(device), index.to(device)
         greedy = params.temperature == 0
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
@@ -183,14 +200,30 @@ class TransformersBackend:
         was_training = self.model.training
         self.model.eval()
         try:
+            if self.share_prefill and width > 1:
+                kwargs["past_key_values"] = self._prefill(input_ids, attention, index)
             sequences = self.model.generate(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
+                input_ids=input_ids[index], attention_mask=attention[index], **kwargs
             )
         finally:
             self.model.train(was_training)
-        new_tokens = sequences[:, width:].tolist()
-        completions = [_completion(row, stops, params, tokenizer) for row in new_tokens]
-        return [completions[i * k : (i + 1) * k] for i in range(len(prompts))]
+        return [_completion(row, stops, params, tokenizer) for row in sequences[:, width:].tolist()]
+
+    def _prefill(self, input_ids: Any, attention: Any, index: Any) -> Any:
+        """Run every distinct prompt but its last token once; return the cache, one row per row.
+
+        Position ids follow the attention mask, as ``generate`` computes them for left padding.
+        """
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=input_ids[:, :-1],
+            attention_mask=attention[:, :-1],
+            position_ids=positions[:, :-1],
+            use_cache=True,
+        )
+        cache = out.past_key_values
+        cache.batch_select_indices(index)
+        return cache
 
 
 def _completion(

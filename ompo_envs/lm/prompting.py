@@ -36,7 +36,7 @@ PLAIN_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}Assistant: {% endif %}"
 )
 
-#: Most prompts whose token ids are cached per :class:`ChatFormat`.
+#: Most prompts (and, separately, answers) whose token ids are cached per :class:`ChatFormat`.
 PROMPT_CACHE_SIZE = 4096
 
 #: A conversation as a hashable key: ``((role, content), ...)``.
@@ -113,6 +113,7 @@ class ChatFormat:
         )
         self.context_length = context_length
         self._prompt_ids = lru_cache(maxsize=PROMPT_CACHE_SIZE)(self._encode_prompt)
+        self._answer_ids = lru_cache(maxsize=PROMPT_CACHE_SIZE)(self._encode_answer)
 
     def prompt_text(self, messages: Any) -> str:
         """Return the prompt string: the chat template with the generation prompt."""
@@ -132,8 +133,7 @@ class ChatFormat:
         """Return the answer's token ids followed by the end-of-answer token."""
         if not isinstance(answer, str):
             raise TypeError(f"an answer must be a string, got {type(answer).__name__}")
-        ids = list(self.tokenizer(answer, add_special_tokens=False)["input_ids"])
-        return ids if self.end_of_answer_id is None else [*ids, self.end_of_answer_id]
+        return list(self._answer_ids(answer))
 
     def check_length(self, num_prompt: int, num_answer: int, what: str) -> None:
         """Raise ``ValueError`` if ``num_prompt + num_answer`` tokens exceed the context."""
@@ -144,6 +144,10 @@ class ChatFormat:
                 f"{self.context_length} tokens; shorten the conversation (e.g. fewer turns), "
                 "lower max_new_tokens, or use a model with a longer context"
             )
+
+    def _encode_answer(self, answer: str) -> tuple[int, ...]:
+        ids = tuple(self.tokenizer(answer, add_special_tokens=False)["input_ids"])
+        return ids if self.end_of_answer_id is None else (*ids, self.end_of_answer_id)
 
     def _encode_prompt(self, key: MessagesKey) -> tuple[int, ...]:
         text = self.prompt_text(key)

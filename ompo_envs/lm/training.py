@@ -254,18 +254,22 @@ def supervised_fine_tune(
     conversations: Sequence[Any],
     answers: Sequence[str],
     config: OptimizerConfig,
+    weights: Sequence[float] | None = None,
 ) -> dict[str, float]:
     """Fit ``policy`` to (conversation, answer) pairs by maximum likelihood (SFT; warm starts).
 
-    The loss of a pair is −log π(answer | conversation) (summed over the answer's tokens);
-    duplicate pairs count with their multiplicity.
+    The loss of a pair is −log π(answer | conversation) (summed over the answer's tokens), in a
+    weighted mean: duplicate pairs add up their weights (default 1 each). With weights p(a|s) the
+    fit is π(·|s) = p(·|s) on the answers given.
     """
-    pairs: dict[tuple[Any, str], int] = {}
     from ompo_envs.lm.prompting import messages_key
 
-    for conversation, answer in zip(conversations, answers, strict=True):
+    if weights is None:
+        weights = [1.0] * len(answers)
+    pairs: dict[tuple[Any, str], float] = {}
+    for conversation, answer, weight in zip(conversations, answers, weights, strict=True):
         key = (messages_key(conversation), answer)
-        pairs[key] = pairs.get(key, 0) + 1
+        pairs[key] = pairs.get(key, 0.0) + float(weight)
     rows = list(pairs)
     model = policy.model
     optimizer = make_optimizer(model.parameters(), config)

@@ -94,3 +94,19 @@ def test_copy_is_frozen_and_independent(policy):
     assert frozen.score([CONVERSATION], ["rock"]) == pytest.approx(before)
     assert policy.score([CONVERSATION], ["rock"]) != pytest.approx(before)
     assert not any(p.requires_grad for p in frozen.model.parameters())
+
+
+def test_shared_prefill_gives_the_same_answers(policy):
+    from ompo_envs.lm import TransformersBackend
+
+    other = [{"role": "user", "content": "What is the capital of France?"}]
+    conversations = [CONVERSATION, other, CONVERSATION]
+    for params in (
+        SamplingParams(num_samples=3, max_new_tokens=5, temperature=0),
+        SamplingParams(num_samples=3, max_new_tokens=5),
+    ):
+        shared = TransformersBackend(policy.model, policy.format, batch_size=4)
+        plain = TransformersBackend(policy.model, policy.format, batch_size=4, share_prefill=False)
+        a = shared.generate(conversations, params, seed=11)
+        b = plain.generate(conversations, params, seed=11)
+        assert [[c.text for c in row] for row in a] == [[c.text for c in row] for row in b]
