@@ -417,13 +417,12 @@ class TextRepeatedRockPaperScissorsEnv(LiftedTabularEnv):
             repeated_rock_paper_scissors_game(horizon, reward_mode),
             action_keywords=RPS_KEYWORDS,
             state_names=(
-                "This is the first throw.",
-                "Your last throw was rock.",
-                "Your last throw was paper.",
-                "Your last throw was scissors.",
+                "First throw.",
+                "You threw rock.",
+                "You threw paper.",
+                "You threw scissors.",
             ),
-            prompt_template="Round {h} of {horizon} of rock-paper-scissors. {state}Reply with "
-            "one word: {actions}.",
+            prompt_template="Rock-paper-scissors, round {h} of {horizon}. {state}Say {actions}.",
             max_answer_chars=max_answer_chars,
             render_mode=render_mode,
         )

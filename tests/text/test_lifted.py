@@ -74,7 +74,7 @@ def test_answers_map_to_actions_and_rewards_follow_the_game():
     assert infos["player_1"]["answer_class"] == "rock"
     _, rewards, _, _, infos = env.step({"player_0": "rocket", "player_1": "scissors"})
     assert rewards["player_0"] == 0.0 and infos["player_0"]["answer_class"] == "unrecognised"
-    assert infos["player_0"]["messages"][-1]["content"].startswith("Round 3 of 3")
+    assert "round 3 of 3" in infos["player_0"]["messages"][-1]["content"]
     assert [m["role"] for m in infos["player_0"]["messages"]] == ["user", "assistant"] * 2 + [
         "user"
     ]
