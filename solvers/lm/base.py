@@ -1,0 +1,328 @@
+"""The common part of the LM solvers: one iteration as separable stages, timing, evaluation.
+
+Every LM solver is one more solver of the package's protocol::
+
+    solver = LMOMPO(env, LMOMPOConfig(beta=1.0), policy=LMPolicy.from_pretrained(path))
+    for _ in range(3):
+        metrics = solver.step()     # one iteration π^t → π^{t+1}; a dict of floats
+    solver.policy                   # π^t, an LMPolicy (trained in place)
+    solver.evaluate()               # exploitability in a known-equilibrium text game
+
+One iteration is five stages with plain data between them, so each can be run, persisted and
+resumed on its own (``step()`` runs them in order)::
+
+    rollouts = solver.generate()            # env rollouts + K answers/conversations (π^t)
+    records = solver.judge(rollouts)        # oracle comparisons → Regression/PairRecords
+    records = solver.score(records)         # log π^t of every response, stored in the records
+    metrics = solver.train(records)         # the optimiser stage (the model is changed in place)
+    solver.finish_iteration(metrics)        # iteration counter, snapshots, checkpoint
+
+Metrics split the iteration's wall time into ``time_generation`` (sampling answers),
+``time_oracle`` (env steps: the preference oracle and the env's bookkeeping), ``time_scoring``
+(log-prob passes without gradients), ``time_optimizer`` (forward/backward/step) and
+``time_rest`` (everything else: grouping, records, Python overhead).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ompo_envs.lm.training import OptimizerConfig, make_optimizer, make_scheduler, optimize
+from ompo_envs.text.base import TextPreferenceGameEnv
+from ompo_envs.text.batch import TextEnvBatch
+from solvers._common import build_config, check_positive
+from solvers.lm.losses import dpo_loss, regression_loss
+from solvers.lm.records import (
+    PairRecord,
+    Record,
+    RegressionRecord,
+    response_logprobs,
+    score_records,
+)
+from solvers.lm.rollouts import ComparisonPool, RecordingPolicy, StageClock
+from solvers.sampled.estimation import BranchingSampler
+from solvers.sampled.policies import MixturePolicy
+
+__all__ = ["LMSolver", "LMSolverConfig"]
+
+TIME_STAGES = ("generation", "oracle", "scoring", "optimizer")
+
+
+@dataclass(frozen=True)
+class LMSolverConfig:
+    """Settings every LM solver shares."""
+
+    beta: float = 0.1
+    """β > 0: the step size of the regression methods (target β (Q̂ − c)), SPPO's η, DPO's β."""
+
+    num_prompts: int = 16
+    """Root episodes per iteration (initial states s1 ~ ν1)."""
+
+    num_samples: int = 5
+    """K ≥ 2: answers per state (step-level methods) or conversations per prompt (SPPO, DPO)."""
+
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    """Optimiser, epochs, batch size, accumulation, schedule, clipping, dtype of the train stage."""
+
+    eval_episodes: int = 256
+    """Self-play episodes of :meth:`LMSolver.evaluate` (two trajectories each)."""
+
+    keep_iterates: bool = False
+    """Keep a frozen copy of every iterate, for :attr:`LMSolver.average_policy` (memory: T
+    models)."""
+
+    checkpoint_dir: str | None = None
+    """If set, π^{t+1} is saved to ``checkpoint_dir/iteration_{t+1}`` after every iteration."""
+
+    seed: int = 0
+    """Seed of the solver's generator (env seeds and every sample)."""
+
+    def __post_init__(self) -> None:
+        check_positive("beta", self.beta)
+        for name in ("num_prompts", "eval_episodes"):
+            _check_count(name, getattr(self, name), 1)
+        _check_count("num_samples", self.num_samples, 2)
+        _check_count("seed", self.seed, 0)
+        if not isinstance(self.optimizer, OptimizerConfig):
+            raise TypeError(
+                f"optimizer must be an OptimizerConfig, got {type(self.optimizer).__name__}"
+            )
+        if not isinstance(self.keep_iterates, bool):
+            raise TypeError(f"keep_iterates must be a bool, got {self.keep_iterates!r}")
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, str):
+            raise TypeError(
+                f"checkpoint_dir must be a string path or None, got {self.checkpoint_dir!r}"
+            )
+
+
+def _check_count(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+class LMSolver(abc.ABC):
+    """Base class of the LM solvers (OMPO, MPO, Step-DPO, SPPO, DPO); see the module docstring.
+
+    Args:
+        env: A text env (``ompo_envs.make("TextRockPaperScissors-v0")``, an MT-Bench-101 or
+            reasoning env, a lifted tabular game); used as a template, never stepped itself.
+        config: The settings (an instance of ``config_class``), or give its fields as keywords.
+        policy: π^1, an :class:`~ompo_envs.lm.LMPolicy`; it is trained in place.
+
+    Raises:
+        TypeError: ``env`` is not a text env, or ``policy`` cannot generate and score answers.
+    """
+
+    config_class: ClassVar[type[LMSolverConfig]] = LMSolverConfig
+    config: LMSolverConfig
+
+    def __init__(
+        self, env: Any, config: LMSolverConfig | None = None, *, policy: Any, **fields: Any
+    ) -> None:
+        self.config = build_config(self.config_class, config, fields)
+        unwrapped = getattr(env, "unwrapped", env)
+        if not isinstance(unwrapped, TextPreferenceGameEnv):
+            raise TypeError(
+                "LM solvers train in text envs (answers are strings), got "
+                f"{type(unwrapped).__name__}; use a text env such as "
+                "ompo_envs.make('TextRockPaperScissors-v0'), or a tabular solver "
+                "(solvers.OMPO, solvers.SampledOMPO) for tabular games"
+            )
+        for method in ("log_probs", "sample_batch", "copy"):
+            if not callable(getattr(policy, method, None)):
+                raise TypeError(
+                    f"policy must be an LMPolicy (it needs {method}()), got {type(policy).__name__}"
+                )
+        self.env: TextPreferenceGameEnv = unwrapped
+        self._policy = policy
+        self.rng = np.random.default_rng(self.config.seed)
+        self._eval_rng = np.random.default_rng([self.config.seed, 1])
+        self.clock = StageClock()
+        self.sampler = BranchingSampler(unwrapped, self.rng)
+        self.comparisons = ComparisonPool(unwrapped, self.clock)
+        self.iteration = 0
+        self._iterates: list[Any] = [policy.copy()] if self.config.keep_iterates else []
+        self._eval_envs: TextEnvBatch | None = None
+        self._iteration_start = time.perf_counter()
+        #: Metrics the stages of the running iteration report (merged into ``step()``'s).
+        self.stage_metrics: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ the protocol
+    @property
+    def policy(self) -> Any:
+        """The current iterate π^t (the LMPolicy being trained)."""
+        return self._policy
+
+    @property
+    def average_policy(self) -> MixturePolicy:
+        """The trajectory-level mixture of π^1..π^t (one iterate per episode).
+
+        Raises:
+            RuntimeError: The solver was built with ``keep_iterates=False`` (the default: keeping
+                T copies of a large model is rarely affordable).
+        """
+        if not self.config.keep_iterates:
+            raise RuntimeError(
+                "the average policy needs every iterate: build the solver with keep_iterates=True "
+                "(it keeps a frozen copy of each iterate in memory)"
+            )
+        return MixturePolicy(self._iterates)
+
+    def step(self) -> dict[str, float]:
+        """Run one iteration π^t → π^{t+1} (all five stages); return its metrics."""
+        self.start_iteration()
+        rollouts = self.generate()
+        records = self.judge(rollouts)
+        records = self.score(records)
+        metrics = self.train(records)
+        return self.finish_iteration(metrics)
+
+    def evaluate(self) -> dict[str, float]:
+        """Exploitability of π^t (and of the average, if kept) in a known-equilibrium text game.
+
+        Estimated from ``eval_episodes`` self-play episodes through the exact tabular evaluator
+        (:func:`~ompo_envs.text.induced.estimate_exploitability`); ``*_stderr`` is its bootstrap
+        standard error. Returns ``{}`` in games without a known class game (MT-Bench, math).
+        """
+        from ompo_envs.text.induced import class_game_of, estimate_exploitability
+
+        try:
+            class_game_of(self.env)
+        except TypeError:
+            return {}
+        episodes = self.config.eval_episodes
+        if self._eval_envs is None:
+            self._eval_envs = TextEnvBatch.from_env(self.env, episodes)
+        out = {}
+        policies = {"last": self._policy}
+        if self.config.keep_iterates:
+            policies["average"] = self.average_policy
+        for name, policy in policies.items():
+            estimate = estimate_exploitability(
+                self.env, policy, num_episodes=episodes, rng=self._eval_rng, envs=self._eval_envs
+            )
+            out[f"exploitability_{name}"] = estimate.value
+            out[f"exploitability_{name}_stderr"] = estimate.stderr
+            out[f"unrecognised_rate_{name}"] = estimate.unrecognised_rate
+        return out
+
+    # ------------------------------------------------------------------ the stages
+    def start_iteration(self) -> None:
+        """Reset the stage clock (``step`` calls it; call it when running stages by hand)."""
+        self.clock.seconds.clear()
+        self.comparisons.num_queries = 0
+        self.stage_metrics = {}
+        self._iteration_start = time.perf_counter()
+
+    @abc.abstractmethod
+    def generate(self) -> Any:
+        """Stage 1: roll out π^t through the env API; return the rollouts."""
+
+    @abc.abstractmethod
+    def judge(self, rollouts: Any) -> list[Record]:
+        """Stage 2: compare through the env (the oracle); return the training records."""
+
+    def score(self, records: Sequence[Record]) -> list[Record]:
+        """Stage 3: store log π^t of every response in the records (one pass, no gradients)."""
+        start = time.perf_counter()
+        scored = score_records(self._policy, records)
+        self.clock.add("scoring", time.perf_counter() - start)
+        return scored
+
+    def train(self, records: Sequence[Record]) -> dict[str, float]:
+        """Stage 4: fit π^{t+1} on the records with a fresh optimiser; return its metrics.
+
+        Raises:
+            ValueError: A record has no stored log π^t (run :meth:`score` first).
+            NonFiniteLossError: A loss became NaN/inf (no step taken for it).
+        """
+        start = time.perf_counter()
+        records = list(records)
+        if any(_missing_reference(r) for r in records):
+            raise ValueError("every record needs its log π^t: run solver.score(records) first")
+        metrics: dict[str, float] = {"records": float(len(records))}
+        if records:
+            config = self.config.optimizer
+            model = self._policy.model
+            optimizer = make_optimizer(model.parameters(), config)
+            scheduler = make_scheduler(optimizer, config, config.num_steps(len(records)))
+            metrics.update(
+                optimize(
+                    records,
+                    self._loss,
+                    optimizer,
+                    scheduler,
+                    config,
+                    parameters=model.parameters(),
+                    weights=[r.weight for r in records],
+                    device=self._policy.device,
+                )
+            )
+        self.clock.add("optimizer", time.perf_counter() - start)
+        return metrics
+
+    def finish_iteration(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Stage 5: count the iteration, keep/save π^{t+1}; return the metrics with timings."""
+        self.iteration += 1
+        self._commit()
+        if self.config.keep_iterates:
+            self._iterates.append(self._policy.copy())
+        if self.config.checkpoint_dir is not None:
+            self._policy.save(Path(self.config.checkpoint_dir) / f"iteration_{self.iteration}")
+        total = time.perf_counter() - self._iteration_start
+        timings = {f"time_{name}": float(self.clock.seconds[name]) for name in TIME_STAGES}
+        timings["time_rest"] = max(0.0, total - sum(timings.values()))
+        timings["time_total"] = total
+        return {
+            "iteration": float(self.iteration),
+            "preference_queries": float(self.comparisons.num_queries),
+            **self.stage_metrics,
+            **metrics,
+            **timings,
+        }
+
+    # ------------------------------------------------------------------ helpers
+    def _commit(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Make what the judge stage prepared for the next iteration current (default: nothing)."""
+
+    def _recording(self, policy: Any) -> RecordingPolicy:
+        return RecordingPolicy(policy, self.clock)
+
+    def _loss(self, batch: Sequence[Record]) -> Any:
+        import torch
+
+        if isinstance(batch[0], RegressionRecord):
+            logp = response_logprobs(self._policy, [r.response for r in batch])
+            ref = torch.tensor([r.ref_logprob for r in batch], dtype=logp.dtype, device=logp.device)
+            target = torch.tensor([r.target for r in batch], dtype=logp.dtype, device=logp.device)
+            return regression_loss(logp, ref, target)
+        pairs = [r for r in batch if isinstance(r, PairRecord)]
+        logp = response_logprobs(
+            self._policy, [r.chosen for r in pairs] + [r.rejected for r in pairs]
+        )
+        n = len(pairs)
+        ref = torch.tensor(
+            [r.ref_chosen for r in pairs] + [r.ref_rejected for r in pairs],
+            dtype=logp.dtype,
+            device=logp.device,
+        )
+        return dpo_loss(
+            logp[:n], logp[n:], ref[:n], ref[n:], self.config.beta, self._label_smoothing()
+        )
+
+    def _label_smoothing(self) -> float:
+        return 0.0
+
+
+def _missing_reference(record: Record) -> bool:
+    if isinstance(record, RegressionRecord):
+        return record.ref_logprob is None or not math.isfinite(record.ref_logprob)
+    return record.ref_chosen is None or record.ref_rejected is None

@@ -1,0 +1,136 @@
+r"""Conversation-level LM solvers (iterative SPPO and DPO): K complete conversations per prompt.
+
+As the paper's baselines (§4.2): from each sampled s1, K complete conversations of π^t (self-play
+episodes; each gives two, player_0's and player_1's). Conversations from the same s1 are pooled,
+and every pair is compared through the env, stage by stage (:mod:`solvers.lm.rollouts`): the
+payoff of y against y' is the game's total reward Σ_τ r_τ(y, y') normalised by the number W of
+paid stages (H with intermediate rewards, 1 with terminal ones), a preference in [0, 1]. The win
+rate of y is
+
+    P̂(y ≻ π^t) = (1/(n − 1)) Σ_{y' ≠ y} payoff(y, y') / W,
+
+over the n − 1 other conversations of its pool (unbiased; the SPPO code also counts y against
+itself, which shrinks every win rate towards ½ by (n − 1)/n). A conversation's log-probability is
+the sum of its answers' log-probabilities given their own states (user turns are the env's, not
+the policy's). Conversations of one pool must have the same length (episodes that end early, as
+in the reasoning games, are not supported here; use the step-level solvers there).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from ompo_envs.lm.prompting import messages_key
+from solvers.lm.base import LMSolver
+from solvers.lm.records import Response, Segment
+from solvers.lm.rollouts import Trajectory, record_trajectories
+from solvers.sampled.estimation import SavedPoint
+
+__all__ = ["ConversationRollouts", "ConversationSolver"]
+
+
+@dataclass(frozen=True)
+class ConversationRollouts:
+    """What :meth:`ConversationSolver.generate` returns.
+
+    Attributes:
+        groups: K complete conversations per prompt (all from that prompt's s1).
+        roots: Each prompt's stage-1 point.
+    """
+
+    groups: list[list[Trajectory]]
+    roots: list[SavedPoint]
+
+
+def conversation_key(trajectory: Trajectory) -> Hashable:
+    """The identity of a conversation: its (state, answer) at every stage."""
+    return tuple((at.state, answer) for at, answer in trajectory.steps)
+
+
+def response_of(trajectory: Trajectory) -> Response:
+    """The conversation as a response: one segment (state, answer) per stage."""
+    return tuple(
+        Segment(messages_key(at.info["messages"]), answer) for at, answer in trajectory.steps
+    )
+
+
+class ConversationSolver(LMSolver):
+    """Shared generation and win rates of SPPO and DPO (module docstring)."""
+
+    def generate(self) -> ConversationRollouts:
+        """K conversations of π^t from each of ``num_prompts`` initial states."""
+        n, k = self.config.num_prompts, self.config.num_samples
+        current = self._recording(self._policy)
+        trajectories, roots = record_trajectories(
+            self.sampler, [None] * n, range(n), current, current, self.clock
+        )
+        extra = (k + 1) // 2 - 1
+        if extra:
+            starts = [roots[r] for r in range(n) for _ in range(extra)]
+            more, _ = record_trajectories(
+                self.sampler,
+                starts,
+                [r for r in range(n) for _ in range(extra)],
+                current,
+                current,
+                self.clock,
+            )
+            trajectories += more
+        groups: list[list[Trajectory]] = [[] for _ in range(n)]
+        for trajectory in trajectories:
+            if len(groups[trajectory.root]) < k:
+                groups[trajectory.root].append(trajectory)
+        return ConversationRollouts(groups=groups, roots=roots)
+
+    def win_rates(self, rollouts: ConversationRollouts) -> dict[Hashable, float]:
+        """P̂(y ≻ π^t) of every distinct conversation, pooled over prompts with the same s1."""
+        pools: dict[Hashable, Counter] = {}
+        examples: dict[Hashable, Trajectory] = {}
+        for group in rollouts.groups:
+            for trajectory in group:
+                key = conversation_key(trajectory)
+                examples.setdefault(key, trajectory)
+                pools.setdefault(trajectory.steps[0][0].state, Counter())[key] += 1
+        pairs, owners = [], []
+        for pool in pools.values():
+            distinct = list(pool)
+            lengths = {len(examples[key].steps) for key in distinct}
+            if len(lengths) > 1:
+                raise ValueError(
+                    "conversations from one s1 have different lengths (the env ended some episodes "
+                    "early); SPPO/DPO compare whole conversations of one length — use a step-level "
+                    "solver (OMPO, MPO, Step-DPO) in this env"
+                )
+            for i, a in enumerate(distinct):
+                for b in distinct[i + 1 :]:
+                    for (at_a, answer_a), (at_b, answer_b) in zip(
+                        examples[a].steps, examples[b].steps, strict=True
+                    ):
+                        pairs.append((at_a, answer_a, at_b, answer_b))
+                        owners.append((a, b))
+        values = self.comparisons.compare(pairs)
+        payoff: Counter = Counter()
+        for (a, b), value in zip(owners, values, strict=True):
+            payoff[(a, b)] += float(value)
+        paid = 1.0 if self.env.reward_mode == "terminal" else float(self.env.horizon)
+        rates: dict[Hashable, float] = {}
+        for pool in pools.values():
+            n = sum(pool.values())
+            for a in pool:
+                total = -0.5
+                for b, count in pool.items():
+                    if a == b:
+                        total += 0.5 * count
+                    elif (a, b) in payoff:
+                        total += count * payoff[(a, b)] / paid
+                    else:
+                        total += count * (1.0 - payoff[(b, a)] / paid)
+                rates[a] = total / (n - 1)
+        self._examples = examples
+        return rates
+
+    def example(self, key: Hashable) -> Trajectory:
+        """A trajectory with this conversation key (from the last :meth:`win_rates` call)."""
+        return self._examples[key]
