@@ -2,6 +2,7 @@
 
 ompo-bench tabular            # paper Fig. 1(a), 1,000 updates (~7 min on 2 idle CPU cores)
 ompo-bench tabular --full     # the paper's 2,000 updates
+ompo-bench lm-known-ne        # LM solvers on text games with a known NE (tiny local model)
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import mtbench101, reasoning, winrate
+from benchmarks import lm_known_ne, mtbench101, reasoning, winrate
 
 
 def _tabular(args: argparse.Namespace) -> int:
@@ -65,6 +66,7 @@ def _add_tabular(subparsers: argparse._SubParsersAction) -> None:
 #: Subcommand registrars; other benchmarks add theirs here.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_tabular]
 SUBCOMMANDS += [mtbench101.add_subcommand, winrate.add_subcommand, reasoning.add_subcommand]
+SUBCOMMANDS.append(lm_known_ne.add_parser)  # ompo-bench lm-known-ne (issue 9)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
