@@ -28,8 +28,15 @@ def test_trajectory_estimator_is_unbiased_for_q_against_the_policy():
     env, table, policy = _setup()
     game = env.class_game
     q, _ = q_values(game, table, reward_against(game, table))
-    solver = LMMPO(env, policy=policy, estimator="trajectory", num_prompts=3, num_samples=2,
-                   num_continuations=150, seed=1)
+    solver = LMMPO(
+        env,
+        policy=policy,
+        estimator="trajectory",
+        num_prompts=3,
+        num_samples=2,
+        num_continuations=150,
+        seed=1,
+    )
     rollouts = solver.generate()
     samples = solver.pooled(rollouts.groups)
     solver.continuation_values(samples, rollouts.roots, policy)
@@ -38,7 +45,11 @@ def test_trajectory_estimator_is_unbiased_for_q_against_the_policy():
         info = sample.at.info
         for answer, estimate in sample.current.items():
             exact = q[info["init_index"], info["h"] - 1, info["state_index"], env.classify(answer)]
-            assert abs(estimate - exact) <= 4 * sample.stderr[answer] + 1e-9, (answer, estimate, exact)
+            assert abs(estimate - exact) <= 4 * sample.stderr[answer] + 1e-9, (
+                answer,
+                estimate,
+                exact,
+            )
             checked += 1
     assert checked >= 6 and {s.at.stage for s in samples.values()} == {1, 2, 3}
 
@@ -65,7 +76,7 @@ def test_one_step_estimator_is_unbiased_for_the_win_rate_at_the_same_state():
 
 
 def test_optimistic_term_against_stored_answers():
-    env, table, policy = _setup(6)
+    env, _, policy = _setup(6)
     solver = LMOMPO(env, policy=policy, num_prompts=1, num_samples=300, seed=3)
     rollouts = solver.generate()
     samples = solver.pooled(rollouts.groups)

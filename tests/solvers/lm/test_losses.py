@@ -16,7 +16,9 @@ def test_regression_loss_by_hand():
     ref = torch.tensor([-1.5, -2.0, -0.25])
     target = torch.tensor([0.25, -0.1, 0.0])
     # (−1 + 1.5 − 0.25)² = 0.0625; (0 + 0.1)² = 0.01; (−0.25)² = 0.0625
-    torch.testing.assert_close(regression_loss(logp, ref, target), torch.tensor([0.0625, 0.01, 0.0625]))
+    torch.testing.assert_close(
+        regression_loss(logp, ref, target), torch.tensor([0.0625, 0.01, 0.0625])
+    )
 
 
 def test_regression_target_and_centring():

@@ -35,7 +35,9 @@ def test_the_sampler_asks_each_policy_once_per_stage_and_answers_are_recorded():
     recorder = RecordingPolicy(policy, clock)
     sampler = BranchingSampler(env, np.random.default_rng(0))
     Counting.calls = 0
-    trajectories, roots = record_trajectories(sampler, [None] * 6, range(6), recorder, recorder, clock)
+    trajectories, roots = record_trajectories(
+        sampler, [None] * 6, range(6), recorder, recorder, clock
+    )
     assert Counting.calls == 2 * 3  # one batched call per seat and stage, not one per env
     assert len(trajectories) == 12 and len(roots) == 6
     for trajectory in trajectories:
@@ -51,10 +53,19 @@ def test_comparisons_pay_what_the_env_pays_and_dedupe():
     table = np.broadcast_to([1 / 3, 1 / 3, 1 / 3, 0.0], env.class_game.policy_shape).copy()
     recorder = RecordingPolicy(WordPolicy(table, env.classifier.names), StageClock())
     sampler = BranchingSampler(env, np.random.default_rng(1))
-    trajectories, _ = record_trajectories(sampler, [None] * 2, range(2), recorder, recorder, StageClock())
+    trajectories, _ = record_trajectories(
+        sampler, [None] * 2, range(2), recorder, recorder, StageClock()
+    )
     a, b = trajectories[0].steps[1][0], trajectories[3].steps[1][0]
     pool = ComparisonPool(env, StageClock())
-    values = pool.compare([(a, "paper", b, "rock"), (a, "paper", b, "rock"), (a, "rock", a, "rock"), (b, "x", a, "paper")])
+    values = pool.compare(
+        [
+            (a, "paper", b, "rock"),
+            (a, "paper", b, "rock"),
+            (a, "rock", a, "rock"),
+            (b, "x", a, "paper"),
+        ]
+    )
     np.testing.assert_allclose(values, [1.0, 1.0, 0.5, 0.0])
     assert pool.num_queries == 3  # the repeated pair is stepped once
     with pytest.raises(ValueError, match="same stage"):

@@ -29,10 +29,14 @@ def test_one_iteration_trains_and_reports_its_time_split(cls, rps_policy):
     metrics = solver.step()
     assert metrics["iteration"] == 1.0 and solver.iteration == 1
     assert solver.policy is rps_policy
-    stages = [metrics[f"time_{s}"] for s in ("generation", "oracle", "scoring", "optimizer", "rest")]
+    stages = [
+        metrics[f"time_{s}"] for s in ("generation", "oracle", "scoring", "optimizer", "rest")
+    ]
     assert all(t >= 0 for t in stages)
     assert sum(stages) == pytest.approx(metrics["time_total"], rel=1e-6)
-    changed = any(not torch.equal(p, q) for p, q in zip(rps_policy.model.parameters(), before, strict=True))
+    changed = any(
+        not torch.equal(p, q) for p, q in zip(rps_policy.model.parameters(), before, strict=True)
+    )
     assert changed == (metrics["records"] > 0)
     evaluation = solver.evaluate()
     assert 0.0 <= evaluation["exploitability_last"] <= 0.5
@@ -107,7 +111,12 @@ def test_clear_errors(rps_policy):
     with pytest.raises(TypeError, match="LMPolicy"):
         LMOMPO(ompo_envs.make("TextRockPaperScissors-v0"), policy=object())
     with pytest.raises(TypeError, match="either"):
-        LMOMPO(ompo_envs.make("TextRockPaperScissors-v0"), LMOMPO.config_class(), policy=rps_policy, beta=1.0)
+        LMOMPO(
+            ompo_envs.make("TextRockPaperScissors-v0"),
+            LMOMPO.config_class(),
+            policy=rps_policy,
+            beta=1.0,
+        )
     with pytest.raises(ValueError, match="optimism_source='policy'"):
         LMOMPO.config_class(estimator="trajectory")
     with pytest.raises(ValueError, match="num_samples"):
@@ -120,7 +129,9 @@ def test_clear_errors(rps_policy):
     with pytest.raises(NonFiniteLossError):
         solver.train([nan])
     assert solver.evaluate() != {}
-    assert LMMPO(ompo_envs.make("MTBench101-v0", oracle=_Fixed()), policy=rps_policy).evaluate() == {}
+    assert (
+        LMMPO(ompo_envs.make("MTBench101-v0", oracle=_Fixed()), policy=rps_policy).evaluate() == {}
+    )
 
 
 class _Fixed(ompo_envs.PreferenceOracle):
