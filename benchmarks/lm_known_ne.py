@@ -22,6 +22,7 @@ scoring, optimiser and the rest (``time_split``).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -246,7 +247,7 @@ def run_one(game: str, name: str, seed: int, config: LMKnownNEConfig) -> dict[st
 
     torch.set_num_threads(1)
     with threadpool_limits(1):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         env = ompo_envs.make(game)
         with tempfile.TemporaryDirectory() as directory:
             policy = tiny_policy(env, directory, seed=seed, num_layers=config.num_layers)
@@ -280,6 +281,7 @@ def run_one(game: str, name: str, seed: int, config: LMKnownNEConfig) -> dict[st
         "iteration_seconds": times,
         "train_seconds": train_seconds,
         "wall_seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu_start,
     }
 
 
@@ -303,6 +305,8 @@ def run(config: LMKnownNEConfig, *, progress: bool = True) -> dict[str, Any]:
         "games": summarise(runs, config),
         "runs": runs,
         "wall_seconds": time.perf_counter() - start,
+        "cpu_seconds": sum(r["cpu_seconds"] for r in runs),
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
@@ -439,7 +443,11 @@ def _handle(args: Any) -> int:
     results = run(config, progress=not args.no_progress)
     json_path, png_path = write(results, Path(args.out), run_name(config))
     print(table_markdown(results))
-    print(f"wrote {json_path} and {png_path} ({results['wall_seconds']:.0f} s)")
+    print(
+        f"wrote {json_path} and {png_path} ({results['wall_seconds']:.0f} s wall, "
+        f"{results['cpu_seconds']:.0f} s CPU in the workers, "
+        f"load {results['load_average_1min']:.1f})"
+    )
     return 0
 
 
