@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from benchmarks.answer_parsing import WORST_INPUTS, parse
+from ompo_envs.text import answers
 from ompo_envs.text.answers import (
     answers_match,
     extract_final_answer,
@@ -10,6 +14,7 @@ from ompo_envs.text.answers import (
     normalize_answer,
 )
 from ompo_envs.text.datasets import load_gsm8k, load_math, load_math500
+from tests.text import legacy_answers
 
 
 def recovery_rate(problems) -> float:
@@ -132,3 +137,64 @@ def test_type_errors():
         normalize_answer(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         answers_match("1", 1)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- issue 13, finding 1
+def test_worst_inputs_finish_well_under_a_second():
+    """Inputs that made the regular expressions backtrack cost linear time now.
+
+    Before the rewrite the issue's 3,206-character GSM8K answer took ~5 s (11 s here, measured
+    with tests/text/legacy_answers.py) and 16,384-character ones over a minute each.
+    """
+    texts = [build(16_384) for build in WORST_INPUTS.values()]
+    texts.append("#### " + "1 " * 1600 + "x")  # the issue's case, 3,206 characters
+    start = time.perf_counter()
+    for text in texts:
+        parse(text)
+    assert time.perf_counter() - start < 1.0
+
+
+def parser_outputs(module) -> list:
+    """Everything a parser module returns on the shipped solutions and answers."""
+    out: list = []
+    for p in [*load_gsm8k(), *load_math(), *load_math500()]:
+        found = module.extract_final_answer(p.solution)
+        out.append((found, module.normalize_answer(p.answer)))
+        if found is not None:
+            out.append((module.normalize_answer(found), module.answers_match(found, p.answer)))
+    for p in load_gsm8k():
+        out.append(module.gsm8k_reference_answer(p.solution))
+        body = p.solution.rsplit("####", 1)[0]
+        for template in ("So the final answer is {}.", "Therefore $\\boxed{{{}}}$"):
+            out.append(module.extract_final_answer(body + template.format(p.answer)))
+    return out
+
+
+def test_same_results_as_the_regex_parser_on_every_shipped_solution():
+    """The rewrite changes no answer: checked against the replaced parser, exhaustively."""
+    new = parser_outputs(answers)
+    assert len(new) > 15_000
+    assert new == parser_outputs(legacy_answers)
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("1e999999999", "1e999999999"),  # 10**999999999 would need ~400 MB and minutes
+        ("1e5000", "1e5000"),  # more digits than Python converts to text: was a ValueError
+        ("1e400", "1" + "0" * 400),
+        ("1." + "1" * 400 + "e309", "1." + "1" * 400 + "e309"),  # beyond float: was OverflowError
+    ],
+)
+def test_numbers_too_large_to_evaluate_stay_as_written(text, normal):
+    assert normalize_answer(text) == normal
+    assert answers_match(text, text)
+
+
+def test_huge_numbers_compare_exactly_and_rel_tol_is_checked():
+    assert answers_match("1e400", "1.0000000001e400")  # within rel_tol, beyond float range
+    assert not answers_match("1e400", "2e400")
+    assert not answers_match("1e999999999", "1e999999998")
+    for rel_tol in (-1.0, float("nan"), "0.1", None):
+        with pytest.raises(ValueError, match="rel_tol"):
+            answers_match("1", "1", rel_tol=rel_tol)  # type: ignore[arg-type]
