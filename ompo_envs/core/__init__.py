@@ -6,7 +6,10 @@ from ompo_envs.core.preference_game import (
     Episode,
     PreferenceGameEnv,
     RewardMode,
+    Snapshot,
+    SnapshotOwner,
     StepPlan,
+    reset_batch,
     step_batch,
 )
 
@@ -16,6 +19,9 @@ __all__ = [
     "Episode",
     "PreferenceGameEnv",
     "RewardMode",
+    "Snapshot",
+    "SnapshotOwner",
     "StepPlan",
+    "reset_batch",
     "step_batch",
 ]

@@ -65,6 +65,26 @@ class TabularGameEnv(PreferenceGameEnv[int, int]):
         index = int(np.searchsorted(cumulative, self.np_random.random() * cumulative[-1], "right"))
         return min(index, self.game.num_states - 1)
 
+    def _check_snapshot(self, episode: Episode[int]) -> None:
+        named = {"s1": episode.s1, "player_0's state": episode.states[0]}
+        named["player_1's state"] = episode.states[1]
+        for name, state in named.items():
+            if (
+                isinstance(state, bool | np.bool_)
+                or not isinstance(state, int | np.integer)
+                or not 0 <= state < self.game.num_states
+            ):
+                raise ValueError(
+                    f"a snapshot's {name} must be a state index in [0, {self.game.num_states}), "
+                    f"got {state!r}"
+                )
+        expected = self._init_index.get(int(episode.s1))
+        if expected is None or episode.extra.get("init_index") != expected:
+            raise ValueError(
+                f"a snapshot's s1={episode.s1!r} must be an initial state of this game (one of "
+                f"{sorted(self._init_index)}) with its init_index"
+            )
+
     def _preferences(self, pairs: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
         s, a, s_, a_ = np.asarray(pairs, dtype=np.int64).T
         return self.game.reward[s, a, s_, a_]

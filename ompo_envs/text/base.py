@@ -194,6 +194,31 @@ class TextPreferenceGameEnv(PreferenceGameEnv[TextState, str]):
         return {}
 
     # ------------------------------------------------------------------ base hooks
+    def _check_snapshot(self, episode: Episode[TextState]) -> None:
+        for state in (episode.s1, *episode.states):
+            if type(state) is not type(episode.s1) or not isinstance(state, TextState):
+                raise ValueError(
+                    "a text game's snapshot holds TextStates of one type, got "
+                    f"{type(episode.s1).__name__} and {type(state).__name__}"
+                )
+            for field_name in ("messages", "shared"):
+                messages = getattr(state, field_name)
+                if not isinstance(messages, tuple) or not all(
+                    isinstance(m, tuple)
+                    and len(m) == 2
+                    and m[0] in ROLE_PREFIXES
+                    and isinstance(m[1], str)
+                    for m in messages
+                ):
+                    raise ValueError(
+                        f"a snapshot's TextState.{field_name} must be a tuple of (role, text) "
+                        f"pairs with roles {list(ROLE_PREFIXES)}"
+                    )
+            if not isinstance(state.answers, tuple) or not all(
+                isinstance(a, str) for a in state.answers
+            ):
+                raise ValueError("a snapshot's TextState.answers must be a tuple of strings")
+
     def _make_observation_space(self) -> gymnasium.Space:
         return UnicodeText(self._max_observation_chars())
 

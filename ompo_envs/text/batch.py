@@ -4,7 +4,8 @@ The paper's Alg. 2 samples K continuations from each state s_h and scores all pa
 with a neural oracle the batch is what makes that affordable. :class:`TextEnvBatch` holds N envs
 that share one oracle and steps them with :func:`ompo_envs.core.preference_game.step_batch`: every
 joint action is validated first, then *one* oracle call scores all N pairs, then every env moves.
-If any action is invalid or the oracle fails, no env changes.
+If any action is invalid or the oracle fails, no env changes; a batch ``reset`` is all-or-nothing
+too (:func:`ompo_envs.core.preference_game.reset_batch`).
 
     batch = TextEnvBatch.from_env(ompo_envs.make("MTBench101-v0", oracle=oracle), n=64)
     observations, infos = batch.reset(seed=0)          # 64 dialogues
@@ -25,7 +26,7 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ompo_envs.core.preference_game import step_batch
+from ompo_envs.core.preference_game import reset_batch, step_batch
 from ompo_envs.text.base import TextPreferenceGameEnv
 
 __all__ = ["StepResult", "TextEnvBatch"]
@@ -38,18 +39,27 @@ class TextEnvBatch:
     """N text envs sharing one oracle, stepped with one oracle call per step.
 
     Args:
-        envs: The envs; all must share the same oracle object.
+        envs: The envs; all must share the same oracle object, and each may appear once.
 
     Raises:
         TypeError: An item is not a text env, or the envs are of different games.
-        ValueError: ``envs`` is empty or the envs use different oracles.
+        ValueError: ``envs`` is empty, holds one env twice, or the envs use different oracles.
     """
 
     def __init__(self, envs: Sequence[TextPreferenceGameEnv]) -> None:
+        if isinstance(envs, str | Mapping) or not isinstance(envs, Sequence):
+            raise TypeError(f"envs must be a list of text envs, got {type(envs).__name__}")
         envs = list(envs)
         if not envs:
             raise ValueError("a TextEnvBatch needs at least one env")
+        positions: dict[int, int] = {}
         for i, env in enumerate(envs):
+            if id(env) in positions:
+                raise ValueError(
+                    f"envs[{positions[id(env)]}] and envs[{i}] are the same env object; a batch "
+                    "steps each env once per call: use copies (TextEnvBatch.from_env or .branch)"
+                )
+            positions[id(env)] = i
             if not isinstance(env, TextPreferenceGameEnv):
                 raise TypeError(f"envs[{i}] is a {type(env).__name__}, not a text env")
             if type(env) is not type(envs[0]):
@@ -68,6 +78,8 @@ class TextEnvBatch:
     def from_env(cls, env: TextPreferenceGameEnv, n: int) -> TextEnvBatch:
         """Return a batch of ``n`` copies of ``env`` (sharing its oracle and data)."""
         _check_count(n, "n")
+        if not isinstance(env, TextPreferenceGameEnv):
+            raise TypeError(f"env must be a text env, got {type(env).__name__}")
         return cls([copy.deepcopy(env) for _ in range(n)])
 
     @classmethod
@@ -78,6 +90,8 @@ class TextEnvBatch:
             RuntimeError: ``env`` has no live episode (call ``reset()`` first).
         """
         _check_count(k, "k")
+        if not isinstance(env, TextPreferenceGameEnv):
+            raise TypeError(f"env must be a text env, got {type(env).__name__}")
         if env.episode.done:
             raise RuntimeError("cannot branch a finished episode: reset() the env first")
         return cls([copy.deepcopy(env) for _ in range(k)])
@@ -98,30 +112,24 @@ class TextEnvBatch:
 
     def reset(
         self,
-        seed: int | None = None,
+        seed: int | Sequence[int | None] | None = None,
         options: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, dict[str, Any]]]]:
-        """Reset every env; env i gets ``seed + i`` (when ``seed`` is given).
+        """Reset every env; env i gets ``seed + i`` (when ``seed`` is given). All or nothing.
 
         Args:
-            seed: Base seed.
+            seed: Base seed (an integer >= 0), one seed per env, or ``None``.
             options: One options dict for all envs, or a list with one (or ``None``) per env.
 
         Returns:
             ``(observations, infos)``: one dict of each per env.
+
+        Raises:
+            TypeError / ValueError: A bad seed, or a bad option for any env; every seed and
+                option is checked before any env is reset, so no env has changed.
         """
-        if options is None or isinstance(options, Mapping):
-            per_env = [options] * len(self.envs)
-        else:
-            per_env = list(options)
-            if len(per_env) != len(self.envs):
-                raise ValueError(f"got {len(per_env)} options for {len(self.envs)} envs")
-        observations, infos = [], []
-        for i, (env, opts) in enumerate(zip(self.envs, per_env, strict=True)):
-            obs, info = env.reset(seed=None if seed is None else seed + i, options=opts)
-            observations.append(obs)
-            infos.append(info)
-        return observations, infos
+        results = reset_batch(self.envs, seed=seed, options=options)
+        return [obs for obs, _ in results], [info for _, info in results]
 
     def step(self, actions: Sequence[Mapping[str, Any] | None]) -> list[StepResult | None]:
         """Step every env whose entry in ``actions`` is a joint action, with one oracle call.
@@ -138,7 +146,12 @@ class TextEnvBatch:
             ValueError / TypeError / RuntimeError: A bad joint action or a finished episode;
                 no env changes.
         """
-        if isinstance(actions, Mapping) or len(actions) != len(self.envs):
+        if isinstance(actions, str | Mapping) or not isinstance(actions, Sequence):
+            raise TypeError(
+                "actions must be a list with one joint action (or None) per env, got "
+                f"{type(actions).__name__}"
+            )
+        if len(actions) != len(self.envs):
             raise ValueError(
                 f"actions must be a list with one joint action (or None) per env "
                 f"({len(self.envs)} envs)"

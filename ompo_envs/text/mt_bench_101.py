@@ -160,6 +160,18 @@ class MTBench101Env(TextPreferenceGameEnv):
             messages, shared = (*messages, user), (*shared, user)
         return TextState(messages=messages, shared=shared, answers=(*state.answers, action))
 
+    def _check_snapshot(self, episode: Episode[TextState]) -> None:
+        super()._check_snapshot(episode)
+        dialogue = episode.extra.get("dialogue")
+        if self._by_id.get(getattr(dialogue, "id", None)) != dialogue:
+            raise ValueError("a snapshot's dialogue is not one of this env's dialogues")
+        turns = len(dialogue.turns)
+        if episode.h > turns + 1 or (episode.h == turns + 1) != episode.done:
+            raise ValueError(
+                f"a snapshot at turn h={episode.h} (done={episode.done}) does not fit dialogue "
+                f"{dialogue.id}, which has {turns} turns"
+            )
+
     def _ends_early(self, episode: Episode[TextState], actions: tuple[str, str]) -> bool:
         return episode.h >= len(episode.extra["dialogue"].turns)
 

@@ -215,6 +215,17 @@ class ReasoningEnv(TextPreferenceGameEnv):
             "reference_answer": problem.answer,
         }
 
+    def _check_snapshot(self, episode: Episode[TextState]) -> None:
+        super()._check_snapshot(episode)
+        problem = episode.extra.get("problem")
+        if self._by_index.get(getattr(problem, "index", None)) != problem:
+            raise ValueError(
+                "a snapshot's problem is not one of this env's problems (a snapshot of another "
+                "problem set?)"
+            )
+        if not all(isinstance(state, ReasoningState) for state in episode.states):
+            raise ValueError("a reasoning game's snapshot holds ReasoningStates")
+
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _steps_with(state: TextState, action: str) -> tuple[str, ...]:
