@@ -108,6 +108,30 @@ def check_temperature(temperature: object) -> None:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
 
 
+def check_count(value: object, name: str, *, minimum: int) -> None:
+    """Raise ``ValueError`` unless ``value`` is an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_device(device: object) -> None:
+    """Raise ``ValueError`` unless ``device`` names a torch device (``"cpu"``, ``"cuda:0"``, ...).
+
+    Only the name is checked (torch is imported if installed); whether the device exists is
+    found out when the model is moved there.
+    """
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
+    try:
+        import torch
+    except ImportError:  # the backend's own import reports the missing extra
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"device {device!r} is not a torch device name: {error}") from error
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function σ(x) = 1 / (1 + e^{−x})."""
     x = np.asarray(x, dtype=np.float64)
@@ -129,12 +153,10 @@ class PreferenceOracle:
     """
 
     def __init__(self, *, batch_size: int = 16, cache_size: int = 0) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError(f"cache_size must be an integer >= 0, got {cache_size!r}")
-        self.batch_size = batch_size
-        self.cache_size = cache_size
+        check_count(batch_size, "batch_size", minimum=1)
+        check_count(cache_size, "cache_size", minimum=0)
+        self.batch_size = int(batch_size)
+        self.cache_size = int(cache_size)
         self._cache: OrderedDict[str, float] = OrderedDict()
         self.cache_hits = 0
         self._store: AnswerStore | None = None

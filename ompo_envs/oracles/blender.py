@@ -42,7 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.oracles.base import Conversation, PreferenceOracle, sigmoid, validate_pairs
+from ompo_envs.oracles.base import (
+    Conversation,
+    PreferenceOracle,
+    check_device,
+    sigmoid,
+    validate_pairs,
+)
 from ompo_envs.oracles.pairrm import (
     DEFAULT_CHECKPOINT,
     check_conversation_pairs,
@@ -112,6 +118,8 @@ class LLMBlenderPairRM(PreferenceOracle):
         super().__init__(batch_size=batch_size, cache_size=cache_size)
         if fp16 is not None and not isinstance(fp16, bool):
             raise TypeError(f"fp16 must be a bool or None, got {type(fp16).__name__}")
+        if device is not None:
+            check_device(device)
         try:
             import torch
         except ImportError as error:  # pragma: no cover - depends on the environment

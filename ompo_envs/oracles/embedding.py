@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.oracles.base import OracleError, PreferenceOracle, check_temperature, sigmoid
+from ompo_envs.oracles.base import (
+    OracleError,
+    PreferenceOracle,
+    check_count,
+    check_device,
+    check_temperature,
+    sigmoid,
+)
 
 _INSTALL_HINT = 'install it with: pip install "ompo-envs[embedding]"'
 QUERIES = ("last_user", "context")
@@ -78,14 +85,18 @@ class EmbeddingOracle(PreferenceOracle):
         batch_size: int = 64,
         cache_size: int = 0,
     ) -> None:
+        # Every setting is checked before the (slow) model load.
         super().__init__(batch_size=batch_size, cache_size=cache_size)
         check_temperature(temperature)
-        if query not in QUERIES:
+        if not isinstance(query, str) or query not in QUERIES:
             raise ValueError(f"query must be one of {QUERIES}, got {query!r}")
-        if isinstance(embedding_cache_size, bool) or embedding_cache_size < 0:
-            raise ValueError(f"embedding_cache_size must be >= 0, got {embedding_cache_size!r}")
-        if isinstance(encode_batch_size, bool) or encode_batch_size < 1:
-            raise ValueError(f"encode_batch_size must be >= 1, got {encode_batch_size!r}")
+        check_count(embedding_cache_size, "embedding_cache_size", minimum=0)
+        check_count(encode_batch_size, "encode_batch_size", minimum=1)
+        if model is not None and not isinstance(model, str | Path):
+            raise TypeError(
+                f"model must be a local directory (str or Path) or None, got {type(model).__name__}"
+            )
+        check_device(device)
         self.temperature = float(temperature)
         self.query = query
         self.encode_batch_size = encode_batch_size

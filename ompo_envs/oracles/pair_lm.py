@@ -19,13 +19,21 @@ so P(a ≻ b) + P(b ≻ a) = 1 exactly and a pure position bias cancels.
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ompo_envs.oracles.base import OracleError, PreferenceOracle, check_temperature, sigmoid
+from ompo_envs.oracles.base import (
+    OracleError,
+    PreferenceOracle,
+    check_count,
+    check_device,
+    check_temperature,
+    sigmoid,
+)
 
 _INSTALL_HINT = 'install it with: pip install "ompo-envs[torch]"'
 PROMPT_TEMPLATE = "[CONTEXT] {context} [RESPONSE A] {response_a} [RESPONSE B] {response_b} \n"
@@ -111,6 +119,18 @@ def format_context(context: list[dict[str, str]]) -> str:
     return f"\n{turns}\n\n\n"
 
 
+def _check_settings(
+    temperature: Any, use_chat_template: Any, max_length: Any, batch_size: Any, cache_size: Any
+) -> None:
+    check_temperature(temperature)
+    if not isinstance(use_chat_template, bool):
+        raise TypeError(f"use_chat_template must be a bool, got {use_chat_template!r}")
+    if max_length is not None:
+        check_count(max_length, "max_length", minimum=1)
+    check_count(batch_size, "batch_size", minimum=1)
+    check_count(cache_size, "cache_size", minimum=0)
+
+
 class PairPreferenceLM(PreferenceOracle):
     """P(a ≻ b | x) from the "A"/"B" next-token logits of a pair-preference causal LM.
 
@@ -141,8 +161,8 @@ class PairPreferenceLM(PreferenceOracle):
         batch_size: int = 8,
         cache_size: int = 0,
     ) -> None:
+        _check_settings(temperature, use_chat_template, max_length, batch_size, cache_size)
         super().__init__(batch_size=batch_size, cache_size=cache_size)
-        check_temperature(temperature)
         self.model = model
         self.tokenizer = tokenizer
         self.temperature = float(temperature)
@@ -181,8 +201,18 @@ class PairPreferenceLM(PreferenceOracle):
             device: Torch device, e.g. ``"cuda"``.
             dtype: Weight dtype, e.g. ``"bfloat16"`` on GPU.
             local_files_only: Never reach the hub (defaults to the HF offline env vars).
-            **settings: Keyword settings of :class:`PairPreferenceLM`.
+            **settings: Keyword settings of :class:`PairPreferenceLM`, checked before the load.
         """
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(cls).parameters.items()
+            if parameter.kind is parameter.KEYWORD_ONLY
+        }
+        unknown = sorted(set(settings) - set(defaults))
+        if unknown:
+            raise TypeError(f"unknown {cls.__name__} settings {unknown}; known: {sorted(defaults)}")
+        _check_settings(**{**defaults, **settings})
+        check_device(device)
         lm, tokenizer = load_causal_lm(
             model, device=device, dtype=dtype, local_files_only=local_files_only
         )

@@ -68,6 +68,7 @@ from ompo_envs.oracles.base import (
     Conversation,
     OracleError,
     PreferenceOracle,
+    check_device,
     validate_conversation,
     validate_pairs,
 )
@@ -412,6 +413,8 @@ class PairRM(PreferenceOracle):
                 raise ValueError(f"{name} must be an integer >= 3 (or None), got {value!r}")
         if dtype is not None and dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES} or None, got {dtype!r}")
+        if device is not None:
+            check_device(device)
         try:
             import torch
             import transformers  # noqa: F401

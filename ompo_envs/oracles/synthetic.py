@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.core.validation import real_array
 from ompo_envs.oracles.base import OracleError, PreferenceOracle, sigmoid
 
 #: A score function s(context, answer) -> float; the context is a list of role/content dicts.
@@ -38,17 +39,13 @@ def validate_preference_matrix(matrix: Any, *, name: str = "matrix") -> np.ndarr
         name: The argument name used in error messages.
 
     Raises:
+        TypeError: The matrix does not hold real numbers (strings, complex numbers, ...).
         ValueError: The matrix is not square, not finite, has entries outside [0, 1], or
             violates M + Mᵀ = 1 by more than 1e-9 (which also forces ½ on the diagonal).
     """
-    try:
-        array = np.array(matrix, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a square array of numbers, got {matrix!r}") from error
+    array = real_array(matrix, name)
     if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty square (K, K) array, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array.tolist()}")
     if np.any((array < 0.0) | (array > 1.0)):
         raise ValueError(f"{name} entries are probabilities and must lie in [0, 1]")
     violation = float(np.max(np.abs(array + array.T - 1.0)))
@@ -119,6 +116,7 @@ class KeywordClassifier:
 
 def _with_unrecognised(matrix: np.ndarray, p_unrecognised_wins: float) -> np.ndarray:
     """Append a class that beats each recognised class with ``p_unrecognised_wins``."""
+    p_unrecognised_wins = float(real_array(p_unrecognised_wins, "p_unrecognised_wins", shape=()))
     if not 0.0 <= p_unrecognised_wins <= 1.0:
         raise ValueError(f"p_unrecognised_wins must lie in [0, 1], got {p_unrecognised_wins!r}")
     k = matrix.shape[0]
@@ -303,8 +301,8 @@ class BradleyTerryOracle(PreferenceOracle):
             batch_size: See :class:`~ompo_envs.oracles.base.PreferenceOracle`.
             cache_size: See :class:`~ompo_envs.oracles.base.PreferenceOracle`.
         """
-        values = np.asarray(scores, dtype=np.float64)
-        if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        values = real_array(scores, "scores")
+        if values.ndim != 1 or values.size == 0:
             raise ValueError(
                 f"scores must be a non-empty 1-D list of finite numbers, got {scores!r}"
             )
@@ -430,6 +428,10 @@ class AnnotatorMixtureOracle(PreferenceOracle):
         k = len(rankings[0])
         score_tables = []
         for e, ranking in enumerate(rankings):
+            if isinstance(ranking, str) or not all(
+                isinstance(c, int | np.integer) and not isinstance(c, bool) for c in ranking
+            ):
+                raise TypeError(f"rankings[{e}] = {ranking!r} must be a list of class indices")
             if sorted(int(c) for c in ranking) != list(range(k)) or len(ranking) != k:
                 raise ValueError(
                     f"rankings[{e}] = {list(ranking)!r} must be a permutation of range({k}) "
@@ -531,13 +533,14 @@ def _normalise_weights(weights: Sequence[float] | None, count: int) -> np.ndarra
     if weights is None:
         array = np.full(count, 1.0 / count)
     else:
-        array = np.asarray(weights, dtype=np.float64)
+        array = real_array(weights, "weights")
         if array.shape != (count,):
             raise ValueError(
                 f"weights must hold one number per annotator ({count}), got {weights!r}"
             )
-        if not np.all(np.isfinite(array)) or np.any(array < 0) or array.sum() <= 0:
+        if np.any(array < 0) or not np.any(array > 0):
             raise ValueError(f"weights must be finite, >= 0 and not all 0, got {weights!r}")
+        array = array / array.max()  # first, so that the sum cannot overflow
         array = array / array.sum()
     array.setflags(write=False)
     return array

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ompo_envs.core.preference_game import Episode
+from ompo_envs.core.validation import probability_array, real_array
 from ompo_envs.oracles.base import PreferenceOracle
 from ompo_envs.text.base import TextPreferenceGameEnv, TextState, rendered_length_bound
 
@@ -45,16 +46,13 @@ def class_exploitability(matrix: Any, policy: Any) -> float:
         policy: (K,) probabilities (non-negative, summing to 1).
 
     Raises:
+        TypeError: An argument does not hold real numbers (strings, complex numbers, ...).
         ValueError: Shapes disagree, or ``policy`` is not a probability vector.
     """
-    m = np.asarray(matrix, dtype=np.float64)
-    p = np.asarray(policy, dtype=np.float64)
+    m = real_array(matrix, "matrix")
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"matrix must be square (K, K), got shape {m.shape}")
-    if p.shape != (m.shape[0],):
-        raise ValueError(f"policy must have shape ({m.shape[0]},), got {p.shape}")
-    if not np.all(np.isfinite(p)) or np.any(p < 0) or abs(p.sum() - 1.0) > 1e-9:
-        raise ValueError(f"policy must be a probability vector, got {p.tolist()}")
+    p = probability_array(policy, "policy", shape=(m.shape[0],))
     return float(np.max(m @ p) - 0.5)
 
 
@@ -115,11 +113,16 @@ class ClassMatrixGameEnv(TextPreferenceGameEnv):
         return class_exploitability(self.class_matrix, policy)
 
     def value(self, policy: Any, opponent: Any) -> float:
-        """Return player_0's expected reward πᵀ M π' for class distributions π, π'."""
-        p, q = np.asarray(policy, dtype=np.float64), np.asarray(opponent, dtype=np.float64)
+        """Return player_0's expected reward πᵀ M π' for class distributions π, π'.
+
+        Raises:
+            TypeError: A policy does not hold real numbers.
+            ValueError: A policy is not a distribution over :attr:`classes` (shape (K,),
+                non-negative, summing to 1).
+        """
         k = len(self.classes)
-        if p.shape != (k,) or q.shape != (k,):
-            raise ValueError(f"policies must have shape ({k},), got {p.shape} and {q.shape}")
+        p = probability_array(policy, "policy", shape=(k,))
+        q = probability_array(opponent, "opponent", shape=(k,))
         return float(p @ self.class_matrix @ q)
 
     # ------------------------------------------------------------------ hooks

@@ -99,3 +99,20 @@ def test_rps_rejects_non_matrix_oracle_and_bad_actions():
     with pytest.raises(ValueError, match="max_answer_chars"):
         env.step({"player_0": "r" * 5000, "player_1": "rock"})
     assert env.episode.h == 1 and env.agents == ["player_0", "player_1"]
+
+
+def test_value_and_exploitability_take_distributions_over_the_classes():
+    """Issue 13, finding 9: value([1] * 4, [1] * 4) returned 8.0; strings and complex passed."""
+    env = ompo_envs.make("TextRockPaperScissors-v0")
+    nash = env.nash_equilibrium
+    assert env.value(nash, nash) == pytest.approx(0.5)
+    for bad in ([1] * 4, [0.5, 0.5, 0.5, -0.5], [np.nan, 1, 0, 0], [1 / 3] * 3):
+        with pytest.raises(ValueError, match="policy"):
+            env.value(bad, nash)
+        with pytest.raises(ValueError, match="opponent"):
+            env.value(nash, bad)
+    for bad in (["0.25"] * 4, np.full(4, 0.25 + 0j), [None] * 4, "0.25", [True] * 4):
+        with pytest.raises(TypeError, match="real numbers"):
+            env.value(bad, nash)
+        with pytest.raises(TypeError, match="real numbers"):
+            env.exploitability(bad)
