@@ -57,7 +57,10 @@ class LMKnownNEConfig:
     """Solvers to run (keys of ``SOLVERS``)."""
 
     seeds: tuple[int, ...] = (0, 1, 2)
-    """Seeds of the model, the warm start and the solver (one run per seed)."""
+    """Seeds of the model, the warm start and the solver (one run per seed), one-stage games."""
+
+    multi_step_seeds: tuple[int, ...] = (0,)
+    """Seeds of games with H > 1 (each run costs ~3× a one-stage run)."""
 
     iterations: int = 30
     """Iterations per run."""
@@ -68,8 +71,9 @@ class LMKnownNEConfig:
     dpo_beta: float = 2.0
     """DPO's β (its inverse KL strength; a different scale from the regression β)."""
 
-    num_prompts: int = 64
-    """Root episodes per iteration."""
+    answers_per_iteration: int = 1024
+    """Answers sampled per iteration: num_prompts = this / (H · K) root episodes (equal samples
+    for every solver, and per answer-stage across games)."""
 
     num_samples: int = 8
     """K: answers per state (step-level) or conversations per prompt (SPPO, DPO)."""
@@ -83,7 +87,7 @@ class LMKnownNEConfig:
     epochs: int = 20
     """Epochs of the train stage over the iteration's (deduplicated) records."""
 
-    batch_size: int = 64
+    batch_size: int = 256
     """Records per optimiser step."""
 
     eval_episodes: int = 512
@@ -95,11 +99,12 @@ class LMKnownNEConfig:
     warm_start_epochs: int = 60
     """Optimiser steps of the warm start."""
 
-    num_layers: int = 2
+    num_layers: int = 1
     """Transformer layers of the tiny model (hidden size 32, 4 heads)."""
 
     workers: int = 2
-    """Worker processes (one run each at a time; one torch thread per worker)."""
+    """Worker processes (one run each at a time; one torch thread per worker); 0 runs everything
+    in this process."""
 
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-solver config overrides, e.g. ``{"OMPO": {"estimator": "trajectory"}}``."""
@@ -108,10 +113,12 @@ class LMKnownNEConfig:
         unknown = [s for s in self.solvers if s not in SOLVERS]
         if unknown:
             raise ValueError(f"unknown solvers {unknown}; choose from {sorted(SOLVERS)}")
-        for name in ("iterations", "num_prompts", "eval_episodes", "workers", "epochs"):
+        for name in ("iterations", "answers_per_iteration", "eval_episodes", "epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise ValueError(f"workers must be an integer >= 0, got {self.workers!r}")
         if not 0 < self.bias < 1:
             raise ValueError(f"bias must lie in (0, 1), got {self.bias}")
 
@@ -209,7 +216,7 @@ def warm_start(policy: Any, env: Any, *, bias: float, epochs: int, seed: int) ->
 
 
 # ---------------------------------------------------------------------- one run
-def solver_config(name: str, config: LMKnownNEConfig, seed: int) -> Any:
+def solver_config(name: str, config: LMKnownNEConfig, seed: int, horizon: int = 1) -> Any:
     """The solver's config in this benchmark (same samples per iteration for every solver)."""
     import importlib
 
@@ -228,7 +235,7 @@ def solver_config(name: str, config: LMKnownNEConfig, seed: int) -> Any:
     )
     settings = {
         "beta": config.dpo_beta if name == "DPO" else config.beta,
-        "num_prompts": config.num_prompts,
+        "num_prompts": max(1, round(config.answers_per_iteration / (horizon * config.num_samples))),
         "num_samples": config.num_samples,
         "optimizer": optimizer,
         "eval_episodes": config.eval_episodes,
@@ -241,18 +248,21 @@ def solver_config(name: str, config: LMKnownNEConfig, seed: int) -> Any:
 def run_one(game: str, name: str, seed: int, config: LMKnownNEConfig) -> dict[str, Any]:
     """Warm-start a tiny model and train it with one solver; return its curve and timings."""
     import torch
+    import transformers
     from threadpoolctl import threadpool_limits
 
     import ompo_envs
 
     torch.set_num_threads(1)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     with threadpool_limits(1):
         start, cpu_start = time.perf_counter(), time.process_time()
         env = ompo_envs.make(game)
         with tempfile.TemporaryDirectory() as directory:
             policy = tiny_policy(env, directory, seed=seed, num_layers=config.num_layers)
         warm_start(policy, env, bias=config.bias, epochs=config.warm_start_epochs, seed=seed)
-        solver_cls, solver_config_ = solver_config(name, config, seed)
+        solver_cls, solver_config_ = solver_config(name, config, seed, env.horizon)
         solver = solver_cls(env, solver_config_, policy=policy)
         evaluation = solver.evaluate()
         curve, errors = (
@@ -286,19 +296,34 @@ def run_one(game: str, name: str, seed: int, config: LMKnownNEConfig) -> dict[st
 
 
 # ---------------------------------------------------------------------- the whole benchmark
+def seeds_of(game: str, config: LMKnownNEConfig) -> tuple[int, ...]:
+    """The seeds ``game`` runs with: ``seeds`` for one-stage games, else ``multi_step_seeds``."""
+    import ompo_envs
+
+    return config.seeds if ompo_envs.make(game).horizon == 1 else config.multi_step_seeds
+
+
 def run(config: LMKnownNEConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run every (game, solver, seed); return the results dictionary."""
     from tqdm import tqdm
 
-    jobs = [(g, s, seed) for g in config.games for s in config.solvers for seed in config.seeds]
+    jobs = [
+        (game, name, seed)
+        for game in config.games
+        for name in config.solvers
+        for seed in seeds_of(game, config)
+    ]
     # Multi-stage games first, so that the workers finish together.
     jobs.sort(key=lambda job: job[0] == "TextRockPaperScissors-v0")
     start = time.perf_counter()
     runs = []
-    with ProcessPoolExecutor(max_workers=config.workers) as pool:
-        futures = [pool.submit(run_one, g, s, seed, config) for g, s, seed in jobs]
-        for future in tqdm(as_completed(futures), total=len(futures), disable=not progress):
-            runs.append(future.result())
+    if config.workers == 0:
+        runs = [run_one(g, s, seed, config) for g, s, seed in tqdm(jobs, disable=not progress)]
+    else:
+        with ProcessPoolExecutor(max_workers=config.workers) as pool:
+            futures = [pool.submit(run_one, g, s, seed, config) for g, s, seed in jobs]
+            for future in tqdm(as_completed(futures), total=len(futures), disable=not progress):
+                runs.append(future.result())
     runs.sort(key=lambda r: (r["game"], config.solvers.index(r["solver"]), r["seed"]))
     return {
         "config": asdict(config),
@@ -388,8 +413,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("exploitability of the last iterate")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    n = len(results["config"]["seeds"])
-    fig.suptitle(f"tiny LM trained through the text API (mean ± s.e. over {n} seeds)")
+    fig.suptitle("tiny LM trained through the text API (mean ± s.e. over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -422,11 +446,20 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--solvers", nargs="+", default=list(DEFAULT_SOLVERS), choices=list(SOLVERS), metavar="NAME"
     )
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(LMKnownNEConfig.seeds))
+    parser.add_argument(
+        "--multi-step-seeds", nargs="+", type=int, default=list(LMKnownNEConfig.multi_step_seeds)
+    )
     parser.add_argument("--iterations", type=int, default=LMKnownNEConfig.iterations)
     parser.add_argument("--workers", type=int, default=LMKnownNEConfig.workers)
     parser.add_argument("--eval-episodes", type=int, default=LMKnownNEConfig.eval_episodes)
+    parser.add_argument(
+        "--answers-per-iteration", type=int, default=LMKnownNEConfig.answers_per_iteration
+    )
     parser.add_argument("--out", default="results", help="output folder (default results/)")
+    parser.add_argument(
+        "--name", default=None, help="file name without suffix (default: a CleanRL-style run name)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_handle)
 
@@ -436,12 +469,14 @@ def _handle(args: Any) -> int:
         games=tuple(args.games),
         solvers=tuple(args.solvers),
         seeds=tuple(args.seeds),
+        multi_step_seeds=tuple(args.multi_step_seeds),
         iterations=args.iterations,
         workers=args.workers,
         eval_episodes=args.eval_episodes,
+        answers_per_iteration=args.answers_per_iteration,
     )
     results = run(config, progress=not args.no_progress)
-    json_path, png_path = write(results, Path(args.out), run_name(config))
+    json_path, png_path = write(results, Path(args.out), args.name or run_name(config))
     print(table_markdown(results))
     print(
         f"wrote {json_path} and {png_path} ({results['wall_seconds']:.0f} s wall, "

@@ -1,0 +1,51 @@
+"""``ompo-bench lm-known-ne`` end to end at a tiny size, and the measured claims of its results.
+
+The full run (README, "LM solvers on known-NE text games") is a benchmark, not a test; its
+results file ``benchmarks/lm_known_ne.json`` is committed, and the claims the README makes from it
+are checked here against that file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks import lm_known_ne
+
+RESULTS = Path(lm_known_ne.__file__).with_name("lm_known_ne.json")
+
+
+def test_a_tiny_run_writes_results_and_a_plot(tmp_path, capsys):
+    assert (
+        lm_known_ne.main(
+            [
+                "--games",
+                "TextRockPaperScissors-v0",
+                "--solvers",
+                "OMPO",
+                "DPO",
+                "--seeds",
+                "0",
+                "--iterations",
+                "1",
+                "--workers",
+                "0",
+                "--answers-per-iteration",
+                "64",
+                "--eval-episodes",
+                "16",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    (json_path,) = tmp_path.glob("*.json")
+    results = json.loads(json_path.read_text())
+    row = results["games"]["TextRockPaperScissors-v0"]["OMPO"]
+    assert len(row["exploitability"]) == len(row["stderr"]) == 2  # warm start + 1 iteration
+    assert row["start_per_seed"][0] >= 0.3  # the warm start is far from the NE
+    assert abs(sum(row["time_split"].values()) - 1.0) < 1e-9
+    assert json_path.with_suffix(".png").is_file()
+    assert "| TextRockPaperScissors-v0 | OMPO |" in capsys.readouterr().out
