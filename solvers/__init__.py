@@ -1,13 +1,16 @@
-"""Preference-optimisation solvers behind one interface (see :mod:`solvers.base`).
+"""Preference-optimisation solvers behind one protocol (see :mod:`solvers.base`).
 
-Exact solvers are built from a :class:`~ompo_envs.tabular.TabularGame` and a frozen config
-(``solvers.OMPO(game, OMPOConfig(beta=1.0))``, or the config's fields as keywords,
-``solvers.OMPO(game, beta=1.0)``); each has ``step()``, ``policy``, ``average_policy`` and
-``evaluate()``. Sample-based solvers (``SampledOMPO``, ``SampledMPO``, ``SampledSPPO``) are built
-from an env and estimate Q only through the env API (see :mod:`solvers.sampled`).
+Every solver is ``Cls(game_or_env, config=None, **fields)`` with ``step()``, ``policy``,
+``average_policy`` and ``evaluate()``. Exact solvers read the model of a
+:class:`~ompo_envs.tabular.TabularGame` (``solvers.OMPO(game, beta=1.0)``, or
+``solvers.OMPO(game, OMPOConfig(beta=1.0))``); sample-based solvers (``SampledOMPO``,
+``SampledMPO``, ``SampledSPPO``) estimate Q only through the env API (:mod:`solvers.sampled`).
+
+Every solver is registered by name (:mod:`solvers.registry`): ``solvers.get_solver("OMPO")``,
+``solvers.list_solvers()``; a new built-in solver is one module and one line below.
 """
 
-from solvers.base import Solver
+from solvers.base import METRICS, ExactSolver, LogitSolver, Solver
 from solvers.egpo import EGPO, EGPOConfig
 from solvers.fictitious_play import FictitiousPlay, FictitiousPlayConfig
 from solvers.lp import LPConfig, LPEquilibrium
@@ -17,6 +20,7 @@ from solvers.mtpo import MTPO, MTPOConfig
 from solvers.nash_md import NashMD, NashMDConfig
 from solvers.ompo import OMPO, OMPOConfig
 from solvers.onpo import ONPO, ONPOConfig
+from solvers.registry import get_solver, list_solvers, register, solver_traits
 
 # Sample-based versions (learn through the env API only), after the exact ones they build on.
 from solvers.sampled import (
@@ -24,14 +28,32 @@ from solvers.sampled import (
     SampledMPOConfig,
     SampledOMPO,
     SampledOMPOConfig,
+    SampledSolver,
     SampledSPPO,
     SampledSPPOConfig,
 )
 from solvers.spo import SPO, SPOConfig
 from solvers.sppo import SPPO, SPPOConfig
 
+# The built-in solvers, by the names benchmarks and tests use.
+register("OMPO", OMPO)
+register("MPO", MPO)
+register("SPPO", SPPO)
+register("SPO", SPO)
+register("MTPO", MTPO)
+register("Nash-MD", NashMD)
+register("EGPO", EGPO)
+register("ONPO", ONPO)
+register("MMD", MMD)
+register("FP", FictitiousPlay)
+register("LP", LPEquilibrium)
+register("SampledOMPO", SampledOMPO)
+register("SampledMPO", SampledMPO)
+register("SampledSPPO", SampledSPPO)
+
 __all__ = [
     "EGPO",
+    "METRICS",
     "MMD",
     "MPO",
     "MTPO",
@@ -40,10 +62,12 @@ __all__ = [
     "SPO",
     "SPPO",
     "EGPOConfig",
+    "ExactSolver",
     "FictitiousPlay",
     "FictitiousPlayConfig",
     "LPConfig",
     "LPEquilibrium",
+    "LogitSolver",
     "MMDConfig",
     "MPOConfig",
     "MTPOConfig",
@@ -59,5 +83,10 @@ __all__ = [
     "SampledOMPOConfig",
     "SampledSPPO",
     "SampledSPPOConfig",
+    "SampledSolver",
     "Solver",
+    "get_solver",
+    "list_solvers",
+    "register",
+    "solver_traits",
 ]

@@ -14,25 +14,30 @@ per-step reward r_h^{π} (Lemma 1) with the per-state penalty α KL(π_h ‖ μ_
 it; the last iterate then converges to the NE of Eq. (Game)), μ = the initial policy π^1.
 With α > 0 the fixed point is the regularised NE π_h ∝ μ_h exp(Q_{α,h}/α).
 
-Cost: **two** pairwise contractions per update (the gradient at π^t and at π^{t+½}); the metric
-``gradient_evaluations`` says so, and benchmarks count updates, not gradients.
+Cost: **two** pairwise contractions per update (the gradient at π^t and at π^{t+½}), declared as
+``EGPO.cost_per_update = 2``; benchmarks count updates, and report this cost beside them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import occupancy_measures, reward_against_occupancy
+from ompo_envs.tabular import (
+    backward_recursion,
+    occupancy_measures,
+    regularised_value,
+    reward_against_occupancy,
+)
 from solvers._common import (
-    LogitSolver,
     check_positive,
     geometric_mixture,
     normalise_logits,
     policy_from_logits,
-    regularised_q_values,
 )
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -59,20 +64,21 @@ class EGPO(LogitSolver):
 
     config: EGPOConfig
     config_class = EGPOConfig
+    beta_grid = (0.5, 1.0, 2.0)
+    cost_per_update = 2.0
 
     def _setup(self) -> None:
         self.log_reference = self.log_policy.copy()
 
     def _gradient(self, log_point: np.ndarray, occupancy: np.ndarray) -> np.ndarray:
         reward = reward_against_occupancy(self.game, occupancy)
-        q, _ = regularised_q_values(
-            self.game, log_point, reward, self.config.alpha, self.log_reference
-        )
+        value = regularised_value(log_point, self.config.alpha, self.log_reference)
+        q, _ = backward_recursion(self.game, reward, value)
         return q
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         beta, alpha = self.config.beta, self.config.alpha
         base = geometric_mixture(self.log_policy, self.log_reference, beta * alpha)
         log_half = normalise_logits(base + beta * self._gradient(self.log_policy, self.occupancy))
         half_occupancy = occupancy_measures(self.game, policy_from_logits(log_half))
-        return base + beta * self._gradient(log_half, half_occupancy), {"gradient_evaluations": 2.0}
+        return base + beta * self._gradient(log_half, half_occupancy), {}

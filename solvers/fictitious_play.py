@@ -20,15 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import (
-    TabularGame,
-    optimal_q_values,
-    reward_against_occupancy,
-    uniform_policy,
-)
-from ompo_envs.tabular import check_policy as _check_policy
-from solvers._common import build_config, check_game
-from solvers.base import Solver
+from ompo_envs.tabular import optimal_q_values, reward_against_occupancy
+from solvers._common import build_config
+from solvers.base import ExactSolver
 
 
 @dataclass(frozen=True)
@@ -36,40 +30,34 @@ class FictitiousPlayConfig:
     """Settings of fictitious play (none: it has no step size)."""
 
 
-class FictitiousPlay(Solver):
+class FictitiousPlay(ExactSolver):
     """Exact fictitious play: best response to the trajectory-level average of past iterates."""
 
     config: FictitiousPlayConfig
 
     def __init__(
         self,
-        game: TabularGame,
+        game_or_env: Any,
         config: FictitiousPlayConfig | None = None,
         *,
-        initial_policy: np.ndarray | None = None,
+        initial_policy: Any = None,
         **fields: Any,
     ) -> None:
         """Start from π^1 = ``initial_policy`` (uniform by default).
 
         Args:
-            game: The exact game.
+            game_or_env: The exact game, or a tabular env.
             config: The (empty) settings.
-            initial_policy: π^1, shape (n_init, H, S, A).
+            initial_policy: π^1, a table (n_init, H, S, A) or a TabularPolicy.
             **fields: Fields of :class:`FictitiousPlayConfig` (there are none).
         """
         self.config = build_config(FictitiousPlayConfig, config, fields)
-        game = check_game(game)
-        policy = (
-            uniform_policy(game)
-            if initial_policy is None
-            else _check_policy(game, np.asarray(initial_policy), "initial_policy")
-        )
-        super().__init__(game, policy)
+        super().__init__(game_or_env, initial_policy)
 
-    def _update(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _update(self) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
         reward = reward_against_occupancy(self.game, self.average_occupancy)
         q, best_value = optimal_q_values(self.game, reward)
         greedy = np.zeros_like(q)
         np.put_along_axis(greedy, q.argmax(axis=-1)[..., None], 1.0, axis=-1)
         # max_π̄ ⟨ν1, V^{π̄, π̄^t}⟩ − ½Σw_h: the exploitability of the average, for free.
-        return greedy, {"exploitability_average_before": best_value - self.game.value}
+        return greedy, {"exploitability_average_before": best_value - self.game.value}, {}

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import TabularGame, nash_equilibrium
-from solvers._common import build_config, check_game
-from solvers.base import Solver
+from ompo_envs.tabular import nash_equilibrium
+from solvers._common import build_config
+from solvers.base import ExactSolver, check_game
 
 
 @dataclass(frozen=True)
@@ -27,22 +27,22 @@ class LPConfig:
     """Settings of the LP reference (none: HiGHS with the tolerances of ``tabular.nash``)."""
 
 
-class LPEquilibrium(Solver):
+class LPEquilibrium(ExactSolver):
     """The symmetric Nash equilibrium from the occupancy LP, as a constant "iterate"."""
 
     config: LPConfig
 
-    def __init__(self, game: TabularGame, config: LPConfig | None = None, **fields: Any) -> None:
-        """Solve the LP for ``game`` (slow for large games, see the module docstring).
+    def __init__(self, game_or_env: Any, config: LPConfig | None = None, **fields: Any) -> None:
+        """Solve the LP for the game (slow for large games, see the module docstring).
 
         Args:
-            game: The exact game.
+            game_or_env: The exact game, or a tabular env.
             config: The (empty) settings.
             **fields: Fields of :class:`LPConfig` (there are none).
         """
         self.config = build_config(LPConfig, config, fields)
-        self.equilibrium = nash_equilibrium(check_game(game))
-        super().__init__(game, self.equilibrium.policy)
+        self.equilibrium = nash_equilibrium(check_game(game_or_env))
+        super().__init__(game_or_env, self.equilibrium.policy)
 
-    def _update(self) -> tuple[np.ndarray, dict[str, float]]:
-        return self.policy, {}
+    def _update(self) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
+        return self.policy, {}, {}

@@ -23,18 +23,13 @@ Cost: one contraction per update.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import reward_against_occupancy
-from solvers._common import (
-    LogitSolver,
-    check_fraction,
-    check_positive,
-    geometric_mixture,
-    normalise_logits,
-    regularised_q_values,
-)
+from ompo_envs.tabular import backward_recursion, regularised_value, reward_against_occupancy
+from solvers._common import check_fraction, check_positive, geometric_mixture, normalise_logits
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -61,21 +56,23 @@ class MMD(LogitSolver):
 
     config: MMDConfig
     config_class = MMDConfig
+    beta_grid = (0.5, 1.0, 2.0)
 
     def _setup(self) -> None:
         self.log_magnet = self.log_policy.copy()
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         beta, alpha = self.config.beta, self.config.alpha
         reward = reward_against_occupancy(self.game, self.occupancy)
-        q, _ = regularised_q_values(self.game, self.log_policy, reward, alpha, self.log_magnet)
+        value = regularised_value(self.log_policy, alpha, self.log_magnet)
+        q, _ = backward_recursion(self.game, reward, value)
         # (log π^t + βα log μ + β Q) / (1 + βα), written so that α = 0 never forms 0 · (−inf).
         weight = beta * alpha / (1.0 + beta * alpha)
         new_logits = normalise_logits(
             geometric_mixture(self.log_policy, self.log_magnet, weight)
             + beta * q / (1.0 + beta * alpha)
         )
-        self.log_magnet = normalise_logits(
+        magnet = normalise_logits(
             geometric_mixture(self.log_magnet, new_logits, self.config.magnet_step)
         )
-        return new_logits, {}
+        return new_logits, {"log_magnet": magnet}

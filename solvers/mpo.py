@@ -15,11 +15,13 @@ need not converge: with H = 1 this is MWU, whose iterate cycles around the NE of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import reward_against_occupancy
-from solvers._common import LogitSolver, check_positive, standard_q_values
+from ompo_envs.tabular import backward_recursion, reward_against_occupancy, standard_value
+from solvers._common import check_positive
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,9 @@ class MPO(LogitSolver):
 
     config: MPOConfig
     config_class = MPOConfig
+    beta_grid = (0.5, 1.0, 2.0)
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         reward = reward_against_occupancy(self.game, self.occupancy)
-        q, _ = standard_q_values(self.game, self.log_policy, reward)
+        q, _ = backward_recursion(self.game, reward, standard_value(np.exp(self.log_policy)))
         return self.log_policy + self.config.beta * q, {}

@@ -24,17 +24,13 @@ With α = 0 the update is MPO/SPO's Hedge step.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import reward_against_occupancy
-from solvers._common import (
-    LogitSolver,
-    check_regularisation,
-    geometric_mixture,
-    regularised_q_values,
-    trajectory_scale,
-)
+from ompo_envs.tabular import backward_recursion, regularised_value, reward_against_occupancy
+from solvers._common import check_regularisation, geometric_mixture, trajectory_scale
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -56,13 +52,15 @@ class MTPO(LogitSolver):
 
     config: MTPOConfig
     config_class = MTPOConfig
+    beta_grid = (5.0, 10.0, 20.0)
 
     def _setup(self) -> None:
         self.log_reference = self.log_policy.copy()
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         beta, alpha = self.config.beta, self.config.alpha
         win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
-        q, _ = regularised_q_values(self.game, self.log_policy, win_rate, alpha, self.log_reference)
+        value = regularised_value(self.log_policy, alpha, self.log_reference)
+        q, _ = backward_recursion(self.game, win_rate, value)
         base = geometric_mixture(self.log_policy, self.log_reference, beta * alpha)
         return base + beta * q, {}

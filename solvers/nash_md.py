@@ -25,18 +25,23 @@ occupancy pass (for π_α^t) per update.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import occupancy_measures, reward_against_occupancy
+from ompo_envs.tabular import (
+    backward_recursion,
+    occupancy_measures,
+    reward_against_occupancy,
+    standard_value,
+)
 from solvers._common import (
-    LogitSolver,
     check_regularisation,
     geometric_mixture,
     normalise_logits,
     policy_from_logits,
-    standard_q_values,
 )
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,12 @@ class NashMD(LogitSolver):
 
     config: NashMDConfig
     config_class = NashMDConfig
+    beta_grid = (0.5, 1.0, 2.0)
 
     def _setup(self) -> None:
         self.log_reference = self.log_policy.copy()
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         mix = self.config.beta * self.config.alpha
         log_mixture = normalise_logits(geometric_mixture(self.log_policy, self.log_reference, mix))
         if mix == 0.0:
@@ -70,5 +76,5 @@ class NashMD(LogitSolver):
         else:
             mixture_occupancy = occupancy_measures(self.game, policy_from_logits(log_mixture))
         reward = reward_against_occupancy(self.game, mixture_occupancy)
-        q, _ = standard_q_values(self.game, log_mixture, reward)
+        q, _ = backward_recursion(self.game, reward, standard_value(np.exp(log_mixture)))
         return log_mixture + self.config.beta * q, {}

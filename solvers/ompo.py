@@ -29,18 +29,18 @@ backward pass and one forward occupancy pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from ompo_envs.tabular import reward_against_occupancy
-from solvers._common import (
-    LogitSolver,
-    check_positive,
-    evaluate_policy,
-    soft_q_values,
-    stage_step_sizes,
+from ompo_envs.tabular import (
+    backward_recursion,
+    reward_against_occupancy,
+    soft_value,
+    standard_value,
 )
+from solvers._common import check_positive, stage_step_sizes
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class OMPO(LogitSolver):
 
     config: OMPOConfig
     config_class = OMPOConfig
+    beta_grid = (10.0, 20.0, 40.0)
 
     def _setup(self) -> None:
         self._stage_beta = stage_step_sizes(self.config.beta, self.game.horizon)
@@ -88,12 +89,13 @@ class OMPO(LogitSolver):
     def q_values(self, optimistic_reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Q^t and V^t for the reward r̃^t under π^t, with the configured Bellman recursion."""
         if self.config.bellman == "soft":
-            return soft_q_values(self.game, self.log_policy, optimistic_reward, self._stage_beta)
-        return evaluate_policy(self.game, self.policy, optimistic_reward)
+            value = soft_value(self.log_policy, self._stage_beta)
+        else:
+            value = standard_value(self.policy)
+        return backward_recursion(self.game, optimistic_reward, value)
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         reward, optimistic = self.optimistic_reward()
         q, _ = self.q_values(optimistic)
-        self._previous_reward = reward
         step = self._stage_beta[None, :, None, None]
-        return self.log_policy + step * q, {}
+        return self.log_policy + step * q, {"_previous_reward": reward}

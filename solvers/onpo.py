@@ -21,16 +21,13 @@ No regularisation (α = 0). Guarantee (Tab. 1): the average iterate has duality 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import reward_against_occupancy
-from solvers._common import (
-    LogitSolver,
-    check_positive,
-    normalise_logits,
-    standard_q_values,
-)
+from ompo_envs.tabular import backward_recursion, reward_against_occupancy, standard_value
+from solvers._common import check_positive, normalise_logits
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -49,12 +46,13 @@ class ONPO(LogitSolver):
 
     config: ONPOConfig
     config_class = ONPOConfig
+    beta_grid = (0.5, 1.0, 2.0)
 
     def _setup(self) -> None:
         self.log_secondary = self.log_policy.copy()
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         reward = reward_against_occupancy(self.game, self.occupancy)
-        q, _ = standard_q_values(self.game, self.log_policy, reward)
-        self.log_secondary = normalise_logits(self.log_secondary + self.config.beta * q)
-        return self.log_secondary + self.config.beta * q, {}
+        q, _ = backward_recursion(self.game, reward, standard_value(np.exp(self.log_policy)))
+        secondary = normalise_logits(self.log_secondary + self.config.beta * q)
+        return secondary + self.config.beta * q, {"log_secondary": secondary}

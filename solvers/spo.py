@@ -21,16 +21,13 @@ regularisation (α = 0). Guarantee (Swamy et al., Tab. 1): average iterate, O(ε
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import reward_against_occupancy
-from solvers._common import (
-    LogitSolver,
-    check_positive,
-    standard_q_values,
-    trajectory_scale,
-)
+from ompo_envs.tabular import backward_recursion, reward_against_occupancy, standard_value
+from solvers._common import check_positive, trajectory_scale
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -49,8 +46,9 @@ class SPO(LogitSolver):
 
     config: SPOConfig
     config_class = SPOConfig
+    beta_grid = (5.0, 10.0, 20.0)
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
-        q, _ = standard_q_values(self.game, self.log_policy, win_rate)
+        q, _ = backward_recursion(self.game, win_rate, standard_value(np.exp(self.log_policy)))
         return self.log_policy + self.config.beta * q, {}

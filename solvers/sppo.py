@@ -27,16 +27,13 @@ an ε-NE after O(ε⁻²) updates; the last iterate cycles (with H = 1 it is MWU
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular import reward_against_occupancy
-from solvers._common import (
-    LogitSolver,
-    check_positive,
-    soft_q_values,
-    trajectory_scale,
-)
+from ompo_envs.tabular import backward_recursion, reward_against_occupancy, soft_value
+from solvers._common import check_positive, trajectory_scale
+from solvers.base import LogitSolver
 
 
 @dataclass(frozen=True)
@@ -55,9 +52,10 @@ class SPPO(LogitSolver):
 
     config: SPPOConfig
     config_class = SPPOConfig
+    beta_grid = (5.0, 10.0, 20.0)
 
-    def _next_logits(self) -> tuple[np.ndarray, dict[str, float]]:
+    def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
         stage_beta = np.full(self.game.horizon, self.config.beta)
-        q, v = soft_q_values(self.game, self.log_policy, win_rate, stage_beta)
+        q, v = backward_recursion(self.game, win_rate, soft_value(self.log_policy, stage_beta))
         return self.log_policy + self.config.beta * (q - v[:, :-1, :, None]), {}

@@ -6,23 +6,41 @@ policies are (n, H, S, A); the only loop is over the H stages, which is inherent
 * occupancy d_h(s, a | s1) = Pr(S_h = s, A_h = a | S_1 = s1)                        (§2.4)
 * reward against π':  r_h^{π'}(s, a | s1) = w_h Σ_{s',a'} d_h^{π'}(s', a' | s1) r(s, a, s', a')
   (the pairwise contraction: one (S·A)×(S·A) matmul with n·H right-hand columns)
-* Q of a player against a fixed opponent: Q_h = r_h^{π'} + f V_{h+1}, V_h = ⟨π_h, Q_h⟩
-  (Lemma 2 with the opponent's occupancy folded in, as in Lemma 1)
+* one backward recursion Q_h = r_h + f V_{h+1}, V_{H+1} = 0, with the state value V_h = ν(h, Q_h)
+  passed in (:func:`backward_recursion`):
+
+  - standard (Lemma 2):        ν = ⟨π_h, Q_h⟩                         :func:`standard_value`
+  - optimal (best response):   ν = max_a Q_h                          :func:`optimal_value`
+  - soft (Thm 10):             ν = (1/β_h) log Σ_a π_h e^{β_h Q_h}    :func:`soft_value`
+  - KL-regularised:            ν = ⟨π_h, Q_h⟩ − α KL(π_h ‖ μ_h)       :func:`regularised_value`
+
 * the pair value ⟨ν1, V^{π,π'}⟩ = E_{s1~ν1} Σ_h ⟨d_h^π, r_h^{π'}⟩ (bilinear Occ-Game form)
-* exploitability(π) = max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ ≥ 0, zero exactly at a symmetric NE.
+* exploitability(π) = max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ ≥ 0, zero exactly at a symmetric NE,
+  computed from π's occupancy alone (:func:`exploitability_from_occupancy`).
+
+Functions that take a policy accept a table (n, H, S, A) or a
+:class:`~ompo_envs.tabular.TabularPolicy`; :func:`exploitability` and :func:`best_response` also
+a trajectory-level mixture of them (:class:`ompo_envs.policies.MixturePolicy`, via
+:func:`policy_table`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ompo_envs.tabular.game import TabularGame
-from ompo_envs.tabular.policies import check_policy
+from ompo_envs.tabular.policies import check_policy, kl_divergence, policy_from_occupancy
+
+#: A state value ν(h, Q_h) -> V_h: stage index h (0-based) and Q_h (n, S, A) to V_h (n, S).
+StateValue = Callable[[int, np.ndarray], np.ndarray]
 
 
-def occupancy_measures(game: TabularGame, policy: np.ndarray) -> np.ndarray:
+# ---------------------------------------------------------------------- occupancies and rewards
+def occupancy_measures(game: TabularGame, policy: Any) -> np.ndarray:
     """Return d_h(s, a | s1) for every initial state, shape (n, H, S, A).
 
     Each (s1, h) slice sums to 1. Forward recursion: d_1(s, a) = 1{s = s1} π_1(a|s) and
@@ -53,13 +71,87 @@ def reward_against_occupancy(game: TabularGame, opponent_occupancy: np.ndarray) 
     return flat.reshape(n, horizon, num_states, num_actions) * weights
 
 
-def reward_against(game: TabularGame, opponent: np.ndarray) -> np.ndarray:
+def reward_against(game: TabularGame, opponent: Any) -> np.ndarray:
     """Return the stage reward of a player facing the fixed policy ``opponent``, (n, H, S, A)."""
     return reward_against_occupancy(game, occupancy_measures(game, opponent))
 
 
+# ---------------------------------------------------------------------- the backward recursion
+def backward_recursion(
+    game: TabularGame, stage_reward: np.ndarray, state_value: StateValue
+) -> tuple[np.ndarray, np.ndarray]:
+    """Q_h = r_h + f V_{h+1}, V_h = ``state_value(h, Q_h)``, V_{H+1} = 0, for h = H..1.
+
+    The one backward recursion: standard, optimal, soft and regularised Q values differ only in
+    ``state_value`` (module docstring).
+
+    Args:
+        game: The game (for f).
+        stage_reward: r_h(s, a | s1), shape (n, H, S, A).
+        state_value: Maps the stage index h (0-based) and Q_h of shape (n, S, A) to V_h, (n, S).
+
+    Returns:
+        ``(Q, V)`` with shapes (n, H, S, A) and (n, H + 1, S).
+
+    Raises:
+        ValueError: ``stage_reward`` does not have shape (n, H, S, A) for this game.
+    """
+    stage_reward = np.asarray(stage_reward)
+    if stage_reward.ndim != 4 or stage_reward.shape[1:] != game.policy_shape[1:]:
+        raise ValueError(
+            f"stage_reward must have shape (n, H, S, A) with (H, S, A) = "
+            f"{game.policy_shape[1:]}, got {stage_reward.shape}"
+        )
+    n, horizon, num_states, num_actions = stage_reward.shape
+    kernel_t = game.transitions.reshape(num_states * num_actions, num_states).T
+    q = np.empty_like(stage_reward)
+    v = np.zeros((n, horizon + 1, num_states))
+    for h in range(horizon - 1, -1, -1):
+        continuation = (v[:, h + 1] @ kernel_t).reshape(n, num_states, num_actions)
+        q[:, h] = stage_reward[:, h] + continuation
+        v[:, h] = state_value(h, q[:, h])
+    return q, v
+
+
+def standard_value(policy: np.ndarray) -> StateValue:
+    """V_h(s) = Σ_a π_h(a|s) Q_h(s, a): the value of following π (Lemma 2)."""
+    return lambda h, q_h: np.einsum("nsa,nsa->ns", policy[:, h], q_h)
+
+
+def optimal_value(h: int, q_h: np.ndarray) -> np.ndarray:
+    """V*_h(s) = max_a Q*_h(s, a): the value of a best response."""
+    return q_h.max(axis=-1)
+
+
+def soft_value(log_policy: np.ndarray, stage_beta: np.ndarray) -> StateValue:
+    """V_h(s) = (1/β_h) log Σ_a π_h(a|s) exp(β_h Q_h(s, a)) (Thm 10's soft Bellman value).
+
+    With it, log π_h + β_h (Q_h − V_h) is already normalised: the exact mirror step of Thm 10.
+    """
+
+    def value(h: int, q_h: np.ndarray) -> np.ndarray:
+        z = log_policy[:, h] + stage_beta[h] * q_h
+        top = z.max(axis=-1)
+        return (top + np.log(np.exp(z - top[..., None]).sum(axis=-1))) / stage_beta[h]
+
+    return value
+
+
+def regularised_value(
+    log_policy: np.ndarray, alpha: float, log_reference: np.ndarray
+) -> StateValue:
+    """V_h(s) = ⟨π_h, Q_h⟩ − α KL(π_h(·|s) ‖ μ_h(·|s)): the learner pays α · KL to μ per state.
+
+    The value of π in the game where the learner pays α · KL to the reference/magnet μ at every
+    state it visits (MTPO, MMD, EGPO).
+    """
+    policy = np.exp(log_policy)
+    penalty = alpha * kl_divergence(log_policy, log_reference)  # (n, H, S)
+    return lambda h, q_h: np.einsum("nsa,nsa->ns", policy[:, h], q_h) - penalty[:, h]
+
+
 def q_values(
-    game: TabularGame, policy: np.ndarray, stage_reward: np.ndarray
+    game: TabularGame, policy: Any, stage_reward: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate ``policy`` on a per-player reward by backward dynamic programming.
 
@@ -68,44 +160,50 @@ def q_values(
 
     Args:
         game: The game (for f).
-        policy: π, shape (n, H, S, A).
+        policy: π, shape (n, H, S, A) (or a TabularPolicy).
         stage_reward: r_h(s, a | s1), shape (n, H, S, A), e.g. from :func:`reward_against`.
 
     Returns:
         ``(Q, V)`` with shapes (n, H, S, A) and (n, H + 1, S).
     """
     policy = check_policy(game, policy)
-    if stage_reward.shape != policy.shape:
+    if np.shape(stage_reward) != policy.shape:
         raise ValueError(
             f"stage_reward must have shape {policy.shape} (like the policy), "
-            f"got {stage_reward.shape}"
+            f"got {np.shape(stage_reward)}"
         )
-    n, horizon, num_states, num_actions = policy.shape
-    kernel_t = game.transitions.reshape(num_states * num_actions, num_states).T
-    q = np.empty_like(policy)
-    v = np.zeros((n, horizon + 1, num_states))
-    for h in range(horizon - 1, -1, -1):
-        continuation = (v[:, h + 1] @ kernel_t).reshape(n, num_states, num_actions)
-        q[:, h] = stage_reward[:, h] + continuation
-        v[:, h] = np.einsum("nsa,nsa->ns", policy[:, h], q[:, h])
-    return q, v
+    return backward_recursion(game, stage_reward, standard_value(policy))
 
 
-def _initial_value(game: TabularGame, v1: np.ndarray) -> float:
+def initial_value(game: TabularGame, v1: np.ndarray) -> float:
     """⟨ν1, V_1⟩ from a (n, S) array of stage-1 values."""
     starts = game.initial_states
     return float(game.initial_distribution[starts] @ v1[np.arange(len(starts)), starts])
 
 
-def pair_value(game: TabularGame, policy: np.ndarray, opponent: np.ndarray) -> float:
+def optimal_q_values(game: TabularGame, stage_reward: np.ndarray) -> tuple[np.ndarray, float]:
+    """Return the optimal Q*_h(s, a | s1) for a per-player reward and the value ⟨ν1, V*_1⟩.
+
+    Against a fixed opponent the game is an MDP per s1 with reward r_h^{π'} (the trajectories
+    are independent given s1), so Q*_h = r_h + f V*_{h+1}, V*_h = max_a Q*_h, V*_{H+1} = 0.
+    """
+    q, v = backward_recursion(game, stage_reward, optimal_value)
+    return q, initial_value(game, v[:, 0])
+
+
+# ---------------------------------------------------------------------- values of policy pairs
+def occupancy_value(game: TabularGame, occupancy: np.ndarray, stage_reward: np.ndarray) -> float:
+    """⟨ν1, Σ_h ⟨d_h, r_h⟩⟩: the value of the policy with occupancy d for the stage reward r."""
+    per_start = np.einsum("nhsa,nhsa->n", occupancy, stage_reward)
+    return float(game.initial_distribution[game.initial_states] @ per_start)
+
+
+def pair_value(game: TabularGame, policy: Any, opponent: Any) -> float:
     """Return ⟨ν1, V^{π,π'}⟩ = E_{s1} Σ_h Σ d_h^π(s,a|s1) r(s,a,s',a') d_h^{π'}(s',a'|s1).
 
     Here π = ``policy`` is player_0 (paid r) and π' = ``opponent`` is player_1.
     """
-    occupancy = occupancy_measures(game, policy)
-    reward = reward_against(game, opponent)
-    per_start = np.einsum("nhsa,nhsa->n", occupancy, reward)
-    return float(game.initial_distribution[game.initial_states] @ per_start)
+    return occupancy_value(game, occupancy_measures(game, policy), reward_against(game, opponent))
 
 
 @dataclass(frozen=True)
@@ -123,39 +221,122 @@ class BestResponse:
     q: np.ndarray
 
 
-def optimal_q_values(game: TabularGame, stage_reward: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return the optimal Q*_h(s, a | s1) for a per-player reward and the value ⟨ν1, V*_1⟩.
-
-    Against a fixed opponent the game is an MDP per s1 with reward r_h^{π'} (the trajectories
-    are independent given s1), so Q*_h = r_h + f V*_{h+1}, V*_h = max_a Q*_h, V*_{H+1} = 0.
-    """
-    n, horizon, num_states, num_actions = stage_reward.shape
-    kernel_t = game.transitions.reshape(num_states * num_actions, num_states).T
-    q = np.empty_like(stage_reward)
-    v_next = np.zeros((n, num_states))
-    for h in range(horizon - 1, -1, -1):
-        q[:, h] = stage_reward[:, h] + (v_next @ kernel_t).reshape(n, num_states, num_actions)
-        v_next = q[:, h].max(axis=-1)
-    return q, _initial_value(game, v_next)
-
-
-def best_response(game: TabularGame, opponent: np.ndarray) -> BestResponse:
+def best_response(game: TabularGame, opponent: Any) -> BestResponse:
     """Return player_0's best response to ``opponent`` (a deterministic greedy policy)."""
-    q, value = optimal_q_values(game, reward_against(game, opponent))
+    q, value = optimal_q_values(game, reward_against(game, policy_table(game, opponent)))
     greedy = np.zeros_like(q)
     np.put_along_axis(greedy, q.argmax(axis=-1)[..., None], 1.0, axis=-1)
     return BestResponse(value=value, policy=greedy, q=q)
 
 
-def exploitability(game: TabularGame, policy: np.ndarray) -> float:
-    """Return max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ (§4.1); ≥ 0, and 0 exactly at a symmetric NE.
+def exploitability_from_occupancy(game: TabularGame, occupancy: np.ndarray) -> float:
+    """max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ (§4.1) of the policy π whose occupancy is ``occupancy``.
 
-    By antisymmetry ⟨ν1, V^{π,π}⟩ = ½ Σ_h w_h for every π; it is computed, not assumed.
-    Cost: one occupancy pass, one pairwise contraction, one backward max pass.
+    The one exploitability computation (:func:`exploitability` and every exact solver's
+    ``evaluate()`` call it). By antisymmetry ⟨ν1, V^{π,π}⟩ = ½ Σ_h w_h for every π; it is
+    computed, not assumed. Cost: one pairwise contraction and one backward max pass.
     """
-    occupancy = occupancy_measures(game, policy)
     stage_reward = reward_against_occupancy(game, occupancy)
-    per_start = np.einsum("nhsa,nhsa->n", occupancy, stage_reward)
-    self_value = float(game.initial_distribution[game.initial_states] @ per_start)
+    self_value = occupancy_value(game, occupancy, stage_reward)
     _, best_value = optimal_q_values(game, stage_reward)
     return best_value - self_value
+
+
+def exploitability(game: TabularGame, policy: Any) -> float:
+    """Return max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ (§4.1); ≥ 0, and 0 exactly at a symmetric NE.
+
+    Args:
+        game: The game.
+        policy: A table (n_init, H, S, A), a :class:`~ompo_envs.tabular.TabularPolicy`, or a
+            trajectory-level mixture of them (:class:`ompo_envs.policies.MixturePolicy`).
+
+    Cost: one occupancy pass, one pairwise contraction, one backward max pass.
+    """
+    return exploitability_from_occupancy(game, occupancy_measures(game, policy_table(game, policy)))
+
+
+# ---------------------------------------------------------------------- mixtures of policies
+def mixture_policy(
+    game: TabularGame, policies: Sequence[Any], weights: Sequence[float] | None = None
+) -> np.ndarray:
+    """The trajectory-level mixture: the policy whose occupancy is Σ_t w_t d^{π_t} (App. E.2).
+
+    This is the "average iterate" of a solver: playing it is the same as drawing t ~ w once per
+    episode and following π_t throughout.
+
+    Args:
+        game: The game.
+        policies: Tables or TabularPolicies.
+        weights: w_t ≥ 0 summing to 1 (default uniform).
+    """
+    if len(policies) == 0:
+        raise ValueError("mixture_policy needs at least one policy")
+    w = np.full(len(policies), 1.0 / len(policies)) if weights is None else np.asarray(weights)
+    if w.shape != (len(policies),) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-9:
+        raise ValueError("weights must be non-negative, one per policy, and sum to 1")
+    occupancy = sum(wt * occupancy_measures(game, p) for wt, p in zip(w, policies, strict=True))
+    return policy_from_occupancy(occupancy)
+
+
+def policy_table(game: TabularGame, policy: Any) -> np.ndarray:
+    """Return the table of any tabular policy: a table, a TabularPolicy, or a mixture of them.
+
+    A trajectory-level mixture (an object with ``components`` and ``weights``, such as
+    :class:`ompo_envs.policies.MixturePolicy`) becomes the single table with its occupancy
+    (:func:`mixture_policy`; this uses the model: for evaluation).
+
+    Raises:
+        TypeError: ``policy`` is none of these (e.g. a mixture with a non-tabular component).
+        ValueError: A table of the wrong shape or with rows that are not distributions.
+    """
+    components = getattr(policy, "components", None)
+    if components is not None and hasattr(policy, "weights"):
+        tables = [policy_table(game, c) for c in components]
+        return mixture_policy(game, tables, policy.weights)
+    return check_policy(game, policy)
+
+
+class OccupancyAverage:
+    """The running weighted average of iterates' occupancies: the trajectory-level mixture.
+
+    After :meth:`add` of d^{π_1}..d^{π_t} with weights w_1..w_t, :attr:`occupancy` is
+    Σ_k w_k d^{π_k} / Σ_k w_k, the occupancy of the mixture that plays π_k with probability
+    ∝ w_k for a whole episode (App. E.2), and :attr:`policy` is that mixture as one table.
+    Uniform weights give the plain average iterate; CFR-style averages weight iterate t by t
+    (linear) or t^γ (discounted).
+
+    Args:
+        occupancy: d^{π_1}, shape (n, H, S, A).
+        weight: w_1 > 0.
+    """
+
+    def __init__(self, occupancy: np.ndarray, weight: float = 1.0) -> None:
+        _check_weight(weight)
+        self._sum = occupancy.copy() if weight == 1.0 else weight * occupancy
+        self._total = float(weight)
+
+    def add(self, occupancy: np.ndarray, weight: float = 1.0) -> None:
+        """Include one more iterate's occupancy with weight ``weight`` > 0."""
+        _check_weight(weight)
+        self._sum = self._sum + (occupancy if weight == 1.0 else weight * occupancy)
+        self._total += float(weight)
+
+    @property
+    def total_weight(self) -> float:
+        """Σ_k w_k."""
+        return self._total
+
+    @property
+    def occupancy(self) -> np.ndarray:
+        """Σ_k w_k d^{π_k} / Σ_k w_k."""
+        return self._sum / self._total
+
+    @property
+    def policy(self) -> np.ndarray:
+        """The mixture as one table (the policy with :attr:`occupancy`)."""
+        return policy_from_occupancy(self.occupancy)
+
+
+def _check_weight(weight: float) -> None:
+    if isinstance(weight, bool) or not np.isfinite(weight) or weight <= 0:
+        raise ValueError(f"an iterate's weight must be finite and > 0, got {weight!r}")

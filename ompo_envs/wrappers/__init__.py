@@ -1,5 +1,5 @@
 """Wrappers: single-agent Gymnasium views of the two-player preference games."""
 
-from ompo_envs.wrappers.single_agent import SamplingOpponent, SingleAgentEnv
+from ompo_envs.wrappers.single_agent import SingleAgentEnv
 
-__all__ = ["SamplingOpponent", "SingleAgentEnv"]
+__all__ = ["SingleAgentEnv"]

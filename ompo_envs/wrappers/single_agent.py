@@ -9,43 +9,15 @@ the environment. The second term is ½ per paid stage by antisymmetry (App. H).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
 
 from ompo_envs.core import AGENTS, PreferenceGameEnv
-
-#: An opponent as a plain function ``(observation, info, rng) -> action``.
-OpponentFunction = Callable[[Any, Mapping[str, Any], np.random.Generator], Any]
-
-
-@runtime_checkable
-class SamplingOpponent(Protocol):
-    """An opponent object with ``sample(observation, info, rng) -> action``."""
-
-    def sample(self, observation: Any, info: Mapping[str, Any], rng: np.random.Generator) -> Any:
-        """Return the opponent's action for its own observation and ``infos`` entry."""
-        ...
-
-
-class _TableOpponent:
-    """Plays a tabular policy π_h(a | s, s1) of shape (n_init, H, S, A) from ``infos``."""
-
-    def __init__(self, table: np.ndarray, shape: tuple[int, int, int, int] | None) -> None:
-        table = np.asarray(table, dtype=np.float64)
-        if table.ndim != 4 or (shape is not None and table.shape != shape):
-            expected = shape if shape is not None else "(n_init, H, S, A)"
-            raise ValueError(f"opponent table must have shape {expected}, got {table.shape}")
-        if np.any(table < 0) or np.max(np.abs(table.sum(-1) - 1.0)) > 1e-8:
-            raise ValueError("every row of the opponent table must be a distribution over actions")
-        self._cumulative = np.cumsum(table, axis=-1)
-
-    def sample(self, observation: Any, info: Mapping[str, Any], rng: np.random.Generator) -> int:
-        row = self._cumulative[int(info["init_index"]), int(info["h"]) - 1, int(observation)]
-        index = int(np.searchsorted(row, rng.random() * row[-1], side="right"))
-        return min(index, row.shape[0] - 1)
+from ompo_envs.policies import MixturePolicy, Policy, PolicyFunction, as_policy, episode_policy
+from ompo_envs.tabular import TabularPolicy
 
 
 class SingleAgentEnv(gymnasium.Env):
@@ -77,10 +49,12 @@ class SingleAgentEnv(gymnasium.Env):
 
     ## Arguments
     - ``env``: a :class:`~ompo_envs.core.PreferenceGameEnv` (e.g. ``ompo_envs.make(...)``).
-    - ``opponent``: a policy table of shape (n_init, H, S, A); an object with
-      ``sample(observation, info, rng)``; or such a function. An object with ``draw(rng)`` (a
-      mixture of policies, e.g. a sample-based solver's ``average_policy``) is drawn once per
-      episode and the drawn policy is followed for the whole episode.
+    - ``opponent``: any policy (:func:`ompo_envs.policies.as_policy`): a
+      :class:`~ompo_envs.tabular.TabularPolicy` or its table of shape (n_init, H, S, A); an
+      object with ``sample(observation, info, rng)`` (an LLM policy on a text env); or such a
+      function. A :class:`~ompo_envs.policies.MixturePolicy` (e.g. a sample-based solver's
+      ``average_policy``) is drawn once per episode and the drawn policy is followed for the
+      whole episode.
     - ``agent``: the learner, ``"player_0"`` (default) or ``"player_1"``.
 
     ## Example
@@ -101,7 +75,7 @@ class SingleAgentEnv(gymnasium.Env):
     def __init__(
         self,
         env: PreferenceGameEnv,
-        opponent: np.ndarray | SamplingOpponent | OpponentFunction,
+        opponent: np.ndarray | Policy | MixturePolicy | PolicyFunction,
         agent: str = "player_0",
     ) -> None:
         inner = getattr(env, "unwrapped", env)
@@ -126,20 +100,18 @@ class SingleAgentEnv(gymnasium.Env):
         else:
             self.observation_space = space
         self.action_space = inner.action_space(agent)
-        if isinstance(opponent, np.ndarray):
+        if isinstance(opponent, np.ndarray | TabularPolicy):
             if not self._tabular:
                 raise TypeError(
                     "a policy table opponent needs a tabular env (Discrete observations); pass "
                     "an object with sample(observation, info, rng) instead"
                 )
-            shape = game.policy_shape if game is not None else None
-            opponent = _TableOpponent(opponent, shape)
-        if not (hasattr(opponent, "draw") or hasattr(opponent, "sample") or callable(opponent)):
-            raise TypeError(
-                "opponent must be a policy table, an object with sample(observation, info, rng) "
-                f"or draw(rng), or a function (observation, info, rng) -> action; got "
-                f"{type(opponent).__name__}"
-            )
+            opponent = TabularPolicy(opponent)
+            if game is not None and opponent.shape != game.policy_shape:
+                raise ValueError(
+                    f"opponent table must have shape {game.policy_shape}, got {opponent.shape}"
+                )
+        opponent = as_policy(opponent, "opponent")
         self.opponent = opponent
         self._episode_opponent: Any = None
         self._last: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
@@ -156,11 +128,8 @@ class SingleAgentEnv(gymnasium.Env):
         return encoded
 
     def _opponent_action(self, observations: Mapping[str, Any], infos: Mapping[str, Any]) -> Any:
-        player = self._episode_opponent
         observation, info = observations[self.opponent_agent], infos[self.opponent_agent]
-        if hasattr(player, "sample"):
-            return player.sample(observation, info, self.np_random)
-        return player(observation, info, self.np_random)
+        return self._episode_opponent.sample(observation, info, self.np_random)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -169,10 +138,7 @@ class SingleAgentEnv(gymnasium.Env):
         super().reset(seed=seed)
         inner_seed = seed if seed is not None else int(self.np_random.integers(2**63 - 1))
         observations, infos = self.env.reset(seed=inner_seed, options=options)
-        if hasattr(self.opponent, "draw"):
-            self._episode_opponent = self.opponent.draw(self.np_random)
-        else:
-            self._episode_opponent = self.opponent
+        self._episode_opponent = episode_policy(self.opponent, self.np_random)
         self._last = (observations, infos)
         info = dict(infos[self.agent])
         return self._encode(observations[self.agent], info), info

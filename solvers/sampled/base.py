@@ -1,18 +1,24 @@
 """The common part of the sample-based solvers: iterates, the mixture, one ``step()``.
 
-Same method names as the exact solvers (:mod:`solvers.base`)::
+The solver protocol of :mod:`solvers.base`, learning through the env API only::
 
-    solver = SampledOMPO(env, SampledOMPOConfig(beta=1.0, num_samples=32))
+    solver = SampledOMPO(env, beta=1.0, num_samples=32)       # or SampledOMPO(env, config)
     for _ in range(50):
         metrics = solver.step()        # one policy update from samples; a dict of floats
-    solver.policy                      # π^t as a table, shape (n_init, H, S, A)
+    solver.policy                      # π^t: the trainable policy (a TabularPolicy on tabular envs)
     solver.average_policy              # MixturePolicy of π^1..π^t (one iterate per episode)
-    solver.average_policy.to_array(env.unwrapped.game)   # as one table — evaluation only
+    solver.evaluate()                  # exact exploitability where the env has a model
+
+The solver never reads a model: it sizes itself from its initial policy (any
+:class:`~ompo_envs.policies.TrainablePolicy`: a :class:`~ompo_envs.tabular.TabularPolicy`, a
+:class:`~ompo_envs.policies.CandidateSetPolicy` of answers in a text env, ...). Only two
+conveniences look at a model: the default π^1 on a tabular env (the uniform table, sized by its
+game) and :meth:`SampledSolver.evaluate`.
 
 ``average_policy`` is the trajectory-level mixture (App. E.2). Without the model it cannot be
-written as one table (that needs every iterate's state occupancy), so it is returned as a
-:class:`~solvers.sampled.policies.MixturePolicy` that plays one iterate per episode — the same
-behaviour — with :meth:`~solvers.sampled.policies.MixturePolicy.to_array` for reporting.
+written as one table (that needs every iterate's state occupancy), so it is a
+:class:`~ompo_envs.policies.MixturePolicy` that plays one iterate per episode — the same
+behaviour; :func:`ompo_envs.tabular.exploitability` evaluates it with the model.
 """
 
 from __future__ import annotations
@@ -23,13 +29,31 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ompo_envs.core import PreferenceGameEnv
+from ompo_envs.policies import MixturePolicy, Policy, RowKey, TrainablePolicy
+from ompo_envs.tabular import TabularGame, TabularPolicy, exploitability
+from solvers._common import build_config
 from solvers.sampled.estimation import (
     BranchingSampler,
-    BranchPoint,
     ContinuationRequest,
-    SavedPoint,
+    RootEpisodes,
 )
-from solvers.sampled.policies import MixturePolicy, RowKey, SamplingPolicy, TabularPolicy
+
+
+def default_policy(env: PreferenceGameEnv) -> TabularPolicy:
+    """The default π^1: the uniform table of a tabular env (sized by its game, read only here).
+
+    Raises:
+        ValueError: ``env`` has no tabular model; pass an ``initial_policy`` for it (for a text
+            env, e.g. a :class:`~ompo_envs.policies.CandidateSetPolicy` of candidate answers).
+    """
+    game = getattr(env, "game", None)
+    if not isinstance(game, TabularGame):
+        raise ValueError(
+            f"{type(env).__name__} has no tabular model to size a uniform policy: pass "
+            "initial_policy (a TrainablePolicy for this env, e.g. "
+            "ompo_envs.policies.CandidateSetPolicy(candidate_answers) on a text env)"
+        )
+    return TabularPolicy.uniform(game)
 
 
 class SampledSolver(abc.ABC):
@@ -42,108 +66,135 @@ class SampledSolver(abc.ABC):
 
     config: Any
     config_class: ClassVar[type]
+    beta_grid: ClassVar[tuple[float, ...]] = ()
+    cost_per_update: ClassVar[float] = 1.0
+    requires_model: ClassVar[bool] = False
 
     def __init__(
         self,
         env: PreferenceGameEnv,
         config: Any = None,
         *,
-        initial_policy: TabularPolicy | None = None,
+        initial_policy: TrainablePolicy | None = None,
+        **fields: Any,
     ) -> None:
-        """Start from π^1 = ``initial_policy`` (uniform by default).
+        """Start from π^1 = ``initial_policy``.
 
         Args:
-            env: A tabular ompo-envs env (its ``infos`` carry ``h`` and ``init_index``).
-            config: The settings, an instance of ``config_class`` (default: its defaults).
-            initial_policy: π^1.
+            env: An ompo-envs env (tabular or text); used as a template, never stepped itself.
+            config: The settings, an instance of ``config_class``; or give its fields as
+                keywords (``beta=...``), not both.
+            initial_policy: π^1, any :class:`~ompo_envs.policies.TrainablePolicy` (default: the
+                uniform table of a tabular env, :func:`default_policy`).
+            **fields: Fields of ``config_class``.
+
+        Raises:
+            TypeError: ``env`` is not an ompo-envs env, or ``initial_policy`` is not trainable.
+            ValueError: No ``initial_policy`` for an env without a tabular model, or a
+                TabularPolicy whose horizon is not the env's.
         """
-        config = self.config_class() if config is None else config
-        if not isinstance(config, self.config_class):
-            raise TypeError(
-                f"config must be a {self.config_class.__name__}, got {type(config).__name__}"
-            )
-        self.config = config
+        self.config = build_config(self.config_class, config, fields)
         self.sampler = BranchingSampler(env, np.random.default_rng(self.config.seed))
         self.env = self.sampler.env
         if initial_policy is None:
-            game = getattr(self.env, "game", None)
-            if game is None:
-                raise ValueError(
-                    "this env has no tabular model to size a uniform policy: pass initial_policy"
-                )
-            initial_policy = TabularPolicy.uniform(game)  # reads the sizes (n_init, H, S, A) only
-        if not isinstance(initial_policy, TabularPolicy):
+            initial_policy = default_policy(self.env)
+        if not isinstance(initial_policy, TrainablePolicy):
             raise TypeError(
-                f"initial_policy must be a TabularPolicy, got {type(initial_policy).__name__}"
+                "initial_policy must be a TrainablePolicy (sample, key, candidate_actions, "
+                f"updated), e.g. a TabularPolicy or a CandidateSetPolicy; got "
+                f"{type(initial_policy).__name__}"
             )
-        if initial_policy.table.shape[1] != self.env.horizon:
+        if (
+            isinstance(initial_policy, TabularPolicy)
+            and initial_policy.shape[1] != self.env.horizon
+        ):
             raise ValueError(
-                f"initial_policy has {initial_policy.table.shape[1]} stages but the env's "
-                f"horizon is {self.env.horizon}"
+                f"initial_policy has {initial_policy.shape[1]} stages but the env's horizon is "
+                f"{self.env.horizon}"
             )
         self.iteration = 0
-        self._current = initial_policy
-        self._previous: TabularPolicy | None = None  # π^{t−1}; None at t = 1
-        self._iterates: list[TabularPolicy] = [initial_policy]
+        self._current: TrainablePolicy = initial_policy
+        self._previous: TrainablePolicy | None = None  # π^{t−1}; None at t = 1
+        self._iterates: list[TrainablePolicy] = [initial_policy]
+        self._weights: list[float] = [self.iterate_weight(1)]
+
+    def iterate_weight(self, t: int) -> float:
+        """The weight of iterate π^t in :attr:`average_policy` (1: the plain average)."""
+        return 1.0
 
     @property
-    def policy(self) -> np.ndarray:
-        """The current iterate π^t as a table, shape (n_init, H, S, A) (like the exact solvers)."""
-        return self._current.table
-
-    @property
-    def sampling_policy(self) -> TabularPolicy:
-        """The current iterate π^t as the sampler the env-API loop plays."""
+    def policy(self) -> TrainablePolicy:
+        """The current iterate π^t (a TabularPolicy on tabular envs: its table is ``.table``)."""
         return self._current
 
     @property
     def average_policy(self) -> MixturePolicy:
-        """The trajectory-level mixture of π^1..π^t, uniform weights (one iterate per episode)."""
-        return MixturePolicy(self._iterates)
+        """The trajectory-level mixture of π^1..π^t (one iterate per episode, ∝ its weight)."""
+        return MixturePolicy(self._iterates, self._weights)
 
     def step(self) -> dict[str, float]:
         """Make one update π^t → π^{t+1} from samples; return metrics (floats).
 
-        Metrics: ``iteration``, ``branch_points`` (rows updated), ``env_steps`` and
-        ``preference_queries`` (this update), ``q_hat_mean`` (mean Q̂ over updated rows/actions)
-        and ``kl_step`` (mean KL(π^{t+1} ‖ π^t) over the updated rows).
+        Metrics (:data:`solvers.base.METRICS`): ``iteration``, ``branch_points`` (rows updated),
+        ``env_steps`` and ``preference_queries`` (this update), ``q_hat_mean`` (mean Q̂ over the
+        updated rows and actions) and ``kl_step``, the trajectory KL Σ_h KL(π^{t+1}_h ‖ π^t_h)
+        along player_0's states in the update's root episodes, averaged over them (an unbiased
+        estimate of the exact solvers' ``kl_step``; only with a policy that has
+        ``kl_divergence``). π^{t+1} is committed only once it is computed.
         """
         config = self.config
         steps_before = self.sampler.num_env_steps
         queries_before = self.sampler.num_preference_queries
-        branches, roots = self.sampler.branch_points(self._current, config.num_episodes)
-        q_hat = self._q_hat(branches, roots)
+        episodes = self.sampler.branch_points(self._current, config.num_episodes)
+        q_hat = self._q_hat(episodes)
         new = self._current.updated(q_hat, self._stage_beta())
-        rows = list(q_hat)
-        kl = 0.0
-        if rows:
-            index = tuple(np.array(rows).T)
-            p_new, log_new, log_old = (
-                new.table[index],
-                new.log_table[index],
-                self._current.log_table[index],
-            )
-            with np.errstate(invalid="ignore"):
-                kl = float(np.where(p_new > 0, p_new * (log_new - log_old), 0.0).sum(-1).mean())
-        values = [v for row in q_hat.values() for v in row.values()]
-        self._previous, self._current = self._current, new
-        self._iterates.append(new)
-        self.iteration += 1
-        return {
-            "iteration": float(self.iteration),
-            "branch_points": float(len(rows)),
+        metrics = {
+            "iteration": float(self.iteration + 1),
+            "branch_points": float(len(q_hat)),
             "env_steps": float(self.sampler.num_env_steps - steps_before),
             "preference_queries": float(self.sampler.num_preference_queries - queries_before),
-            "q_hat_mean": float(np.mean(values)) if values else 0.0,
-            "kl_step": kl,
+            "q_hat_mean": _mean([v for row in q_hat.values() for v in row.values()]),
         }
+        kl = getattr(new, "kl_divergence", None)
+        if callable(kl):
+            metrics["kl_step"] = _mean(
+                [float(np.sum(kl(self._current, k))) for k in episodes.visited]
+            )
+        self._previous, self._current = self._current, new
+        self._iterates.append(new)
+        self._weights.append(self.iterate_weight(len(self._iterates)))
+        self.iteration += 1
+        return metrics
+
+    def evaluate(self) -> dict[str, float]:
+        """Exact exploitability of the last and the average iterate, where a model exists.
+
+        On a tabular env (``env.game``) with a tabular policy:
+        :func:`ompo_envs.tabular.exploitability`. On a one-stage text game with a class matrix
+        (``TextRockPaperScissors-v0``, ``TextVoters-v0``) with a
+        :class:`~ompo_envs.policies.CandidateSetPolicy`: the exact class-level exploitability
+        ``env.exploitability`` of the policy's distribution over answer classes. Otherwise
+        ``{}``.
+        """
+        game = getattr(self.env, "game", None)
+        if isinstance(game, TabularGame) and isinstance(self._current, TabularPolicy):
+            return {
+                "exploitability_last": exploitability(game, self._current),
+                "exploitability_average": exploitability(game, self.average_policy),
+            }
+        distribution = getattr(self._current, "distribution", None)
+        if callable(distribution) and _is_class_matrix_game(self.env):
+            classes = [class_distribution(self.env, p) for p in self._iterates]
+            average = np.average(classes, axis=0, weights=self._weights)
+            return {
+                "exploitability_last": float(self.env.exploitability(classes[-1])),
+                "exploitability_average": float(self.env.exploitability(average / average.sum())),
+            }
+        return {}
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _mean_returns(
-        self,
-        branches: list[BranchPoint],
-        roots: list[SavedPoint],
-        opponent: SamplingPolicy,
+        self, episodes: RootEpisodes, opponent: Policy
     ) -> dict[RowKey, dict[Any, float]]:
         """Ĝ(s, a) = (1/K) Σ_k G^k for every branch row and candidate action, against ``opponent``.
 
@@ -151,15 +202,10 @@ class SampledSolver(abc.ABC):
         that have a branch point at a stage h > 1.
         """
         num = self.config.num_samples
+        branches = episodes.branches
         needing = sorted({b.root for b in branches if b.point.stage > 1})
-        opponent_points: dict[int, list[list[SavedPoint]]] = {}
-        if needing:
-            starts = [roots[r] for r in needing for _ in range(num)]
-            _, points = self.sampler.play(
-                starts, [opponent] * len(starts), [opponent] * len(starts), record=True
-            )
-            for i, r in enumerate(needing):
-                opponent_points[r] = points[i * num : (i + 1) * num]
+        rollouts = self.sampler.opponent_points([episodes.roots[r] for r in needing], opponent, num)
+        opponent_points = dict(zip(needing, rollouts, strict=True))
         requests = []
         for branch in branches:
             obs, info = branch.point.observations["player_0"], branch.point.infos["player_0"]
@@ -174,14 +220,39 @@ class SampledSolver(abc.ABC):
         }
 
     @abc.abstractmethod
-    def _q_hat(
-        self, branches: list[BranchPoint], roots: list[SavedPoint]
-    ) -> dict[RowKey, dict[Any, float]]:
-        """Return Q̂^t at every branch row: ``{row: {action: Q̂}}``."""
+    def _q_hat(self, episodes: RootEpisodes) -> dict[RowKey, dict[Any, float]]:
+        """Return Q̂^t at every branch row of ``episodes``: ``{row: {action: Q̂}}``."""
 
     @abc.abstractmethod
     def _stage_beta(self) -> np.ndarray:
         """Return β_h for h = 1..H."""
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
+
+
+def _is_class_matrix_game(env: Any) -> bool:
+    return env.horizon == 1 and all(
+        callable(getattr(env, name, None)) for name in ("classify", "exploitability")
+    )
+
+
+def class_distribution(env: Any, policy: Any) -> np.ndarray:
+    """The distribution over ``env.classes`` of ``policy``'s answer to a one-stage game's prompt.
+
+    For a policy with ``distribution(observation, info) -> {answer: probability}`` (a
+    :class:`~ompo_envs.policies.CandidateSetPolicy`) in a one-stage text game whose answers fall
+    in classes (``env.classify``); the prompt is read from a fresh reset of a copy of ``env``.
+    """
+    import copy
+
+    probe = copy.deepcopy(env)
+    observations, infos = probe.reset(seed=0)
+    out = np.zeros(len(env.classes))
+    for answer, p in policy.distribution(observations["player_0"], infos["player_0"]).items():
+        out[env.classify(answer)] += p
+    return out
 
 
 def check_sampling_fields(num_samples: object, num_episodes: object, seed: object) -> None:
@@ -191,3 +262,11 @@ def check_sampling_fields(num_samples: object, num_episodes: object, seed: objec
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+__all__ = [
+    "SampledSolver",
+    "check_sampling_fields",
+    "class_distribution",
+    "default_policy",
+]

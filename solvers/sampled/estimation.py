@@ -34,7 +34,9 @@ general; sharing it would only reduce variance). Forcing a instead of weighting 
 gives a per-action estimate without importance weights.
 
 Continuations run as a batch of env copies stepped with :func:`~ompo_envs.core.step_batch`, so
-a batched preference model (an LLM judge) is called once per stage for the whole batch.
+a batched preference model (an LLM judge) is called once per stage for the whole batch, and each
+policy samples once per stage for all the live envs it plays in
+(:func:`ompo_envs.policies.sample_each`: one ``sample_batch`` call for an LLM policy).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ompo_envs.core import Episode, PreferenceGameEnv, step_batch
-from solvers.sampled.policies import RowKey, SamplingPolicy, TrainablePolicy
+from ompo_envs.policies import Policy, RowKey, TrainablePolicy, sample_each
 
 _SEED_BOUND = 2**63 - 1
 #: Most env copies stepped together; larger batches run in chunks (copies cost ~ms to create).
@@ -163,8 +165,8 @@ class BranchingSampler:
     def play(
         self,
         starts: Sequence[SavedPoint | None],
-        player_0: Sequence[SamplingPolicy],
-        player_1: Sequence[SamplingPolicy],
+        player_0: Sequence[Policy],
+        player_1: Sequence[Policy],
         first_actions: Sequence[Any] | None = None,
         record: bool = False,
     ) -> tuple[np.ndarray, list[list[SavedPoint]]]:
@@ -212,17 +214,20 @@ class BranchingSampler:
         live = [i for i in range(n) if envs[i].agents]
         forced = list(first_actions) if first_actions is not None else [None] * n
         while live:
+            if record:
+                for i in live:
+                    points[i].append(SavedPoint(envs[i].snapshot(), observations[i], infos[i]))
+            free = [i for i in live if forced[i] is None]
+            actions_0 = dict(
+                zip(free, self._sample(player_0, free, observations, infos, 0), strict=True)
+            )
+            actions_1 = dict(
+                zip(live, self._sample(player_1, live, observations, infos, 1), strict=True)
+            )
             joint = []
             for i in live:
-                if record:
-                    points[i].append(SavedPoint(envs[i].snapshot(), observations[i], infos[i]))
-                a0 = forced[i]
-                if a0 is None:
-                    a0 = player_0[i].sample(
-                        observations[i]["player_0"], infos[i]["player_0"], self.rng
-                    )
-                a1 = player_1[i].sample(observations[i]["player_1"], infos[i]["player_1"], self.rng)
-                joint.append({"player_0": a0, "player_1": a1})
+                a0 = actions_0[i] if forced[i] is None else forced[i]
+                joint.append({"player_0": a0, "player_1": actions_1[i]})
                 forced[i] = None
             results = step_batch([envs[i] for i in live], joint)
             self.num_env_steps += len(live)
@@ -238,42 +243,62 @@ class BranchingSampler:
             live = still
         return returns, points
 
+    def _sample(
+        self,
+        policies: Sequence[Policy],
+        indices: Sequence[int],
+        observations: Sequence[dict[str, Any]],
+        infos: Sequence[dict[str, dict[str, Any]]],
+        player: int,
+    ) -> list[Any]:
+        agent = ("player_0", "player_1")[player]
+        return sample_each(
+            [policies[i] for i in indices],
+            [observations[i][agent] for i in indices],
+            [infos[i][agent] for i in indices],
+            self.rng,
+        )
+
     # ------------------------------------------------------------------ one iteration's pieces
-    def branch_points(
-        self, policy: TrainablePolicy, num_episodes: int
-    ) -> tuple[list[BranchPoint], list[SavedPoint]]:
+    def branch_points(self, policy: TrainablePolicy, num_episodes: int) -> RootEpisodes:
         """Play ``num_episodes`` root episodes of (π^t, π^t); return the distinct rows met.
 
         Returns:
-            ``(branch_points, roots)``: the first visit of every distinct player_0 row, and each
-            root episode's stage-1 point (for fresh opponent rollouts).
+            The first visit of every distinct player_0 row, each root episode's stage-1 point
+            (for fresh opponent rollouts) and the rows each root episode visited.
         """
         _, points = self.play(
             [None] * num_episodes, [policy] * num_episodes, [policy] * num_episodes, record=True
         )
         seen: set[Hashable] = set()
         branches = []
+        visited = []
         for root, trajectory in enumerate(points):
-            for point in trajectory:
-                key = policy.key(point.observations["player_0"], point.infos["player_0"])
+            keys = [policy.key(p.observations["player_0"], p.infos["player_0"]) for p in trajectory]
+            visited.append(keys)
+            for key, point in zip(keys, trajectory, strict=True):
                 if key not in seen:
                     seen.add(key)
                     branches.append(BranchPoint(key=key, point=point, root=root))
-        return branches, [trajectory[0] for trajectory in points]
+        return RootEpisodes(branches, [trajectory[0] for trajectory in points], visited)
 
     def opponent_points(
-        self, root: SavedPoint, opponent: SamplingPolicy, num: int
-    ) -> list[list[SavedPoint]]:
-        """Roll ``num`` independent episodes of ``opponent`` from ``root``'s s1; keep every stage.
+        self, roots: Sequence[SavedPoint], opponent: Policy, num: int
+    ) -> list[list[list[SavedPoint]]]:
+        """Roll ``num`` independent episodes of ``opponent`` from each root's s1; keep each stage.
 
-        player_1's state at stage h of rollout k is a draw from d_h^{opponent}(·|s1), independent
-        of everything else; these are spliced under player_0's branch states (module docstring).
+        Returns ``points[r][k][h − 1]``: the stage-h point of rollout k from ``roots[r]``. There,
+        player_1's state is a draw from d_h^{opponent}(·|s1), independent of everything else;
+        these are spliced under player_0's branch states (module docstring). One batch for all.
         """
-        _, points = self.play([root] * num, [opponent] * num, [opponent] * num, record=True)
-        return points
+        starts = [root for root in roots for _ in range(num)]
+        _, points = self.play(
+            starts, [opponent] * len(starts), [opponent] * len(starts), record=True
+        )
+        return [points[r * num : (r + 1) * num] for r in range(len(roots))]
 
     def continuation_returns(
-        self, requests: Sequence[ContinuationRequest], policy: SamplingPolicy, num: int
+        self, requests: Sequence[ContinuationRequest], policy: Policy, num: int
     ) -> list[np.ndarray]:
         """Return, per request, G of shape (len(actions), K): returns from stage h after forcing a.
 
@@ -284,7 +309,7 @@ class BranchingSampler:
         """
         starts: list[SavedPoint] = []
         firsts: list[Any] = []
-        opponents: list[SamplingPolicy] = []
+        opponents: list[Policy] = []
         for request in requests:
             h = request.branch.point.stage
             if h > 1:
@@ -314,6 +339,21 @@ class BranchingSampler:
 
 
 @dataclass(frozen=True)
+class RootEpisodes:
+    """What the root episodes of one iteration found.
+
+    Attributes:
+        branches: The first visit of every distinct player_0 row.
+        roots: Each root episode's stage-1 point.
+        visited: Per root episode, the row keys player_0 passed through, in stage order.
+    """
+
+    branches: list[BranchPoint]
+    roots: list[SavedPoint]
+    visited: list[list[RowKey]]
+
+
+@dataclass(frozen=True)
 class ContinuationRequest:
     """K continuations per action at one branch point against one opponent policy.
 
@@ -327,5 +367,5 @@ class ContinuationRequest:
 
     branch: BranchPoint
     actions: tuple[Any, ...]
-    opponent: SamplingPolicy
+    opponent: Policy
     opponent_points: list[list[SavedPoint]] | None

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.policies import RowKey
 from solvers._common import check_positive
 from solvers.sampled.base import SampledSolver, check_sampling_fields
-from solvers.sampled.estimation import BranchPoint, SavedPoint
-from solvers.sampled.policies import RowKey
+from solvers.sampled.estimation import RootEpisodes
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,10 @@ class SampledMPO(SampledSolver):
 
     config: SampledMPOConfig
     config_class = SampledMPOConfig
+    beta_grid = (0.5, 1.0, 2.0)
 
     def _stage_beta(self) -> np.ndarray:
         return np.full(self.env.horizon, float(self.config.beta))
 
-    def _q_hat(
-        self, branches: list[BranchPoint], roots: list[SavedPoint]
-    ) -> dict[RowKey, dict[Any, float]]:
-        return self._mean_returns(branches, roots, self._current)
+    def _q_hat(self, episodes: RootEpisodes) -> dict[RowKey, dict[Any, float]]:
+        return self._mean_returns(episodes, self._current)

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.policies import RowKey
 from solvers._common import check_positive, stage_step_sizes
 from solvers.sampled.base import SampledSolver, check_sampling_fields
-from solvers.sampled.estimation import BranchPoint, SavedPoint
-from solvers.sampled.policies import RowKey
+from solvers.sampled.estimation import RootEpisodes
 
 
 @dataclass(frozen=True)
@@ -58,22 +58,23 @@ class SampledOMPO(SampledSolver):
         solver = SampledOMPO(env, SampledOMPOConfig(beta=1.0, num_samples=32))
         for _ in range(20):
             solver.step()
-        exploitability(env.unwrapped.game, solver.policy)     # evaluation uses the model
+        solver.evaluate()["exploitability_last"]     # evaluation (only) uses the model
     """
 
     config: SampledOMPOConfig
     config_class = SampledOMPOConfig
+    beta_grid = (10.0, 20.0, 40.0)
+    #: Two Q̂ estimates per update: against π^t and against π^{t−1} (Eq. 2).
+    cost_per_update = 2.0
 
     def _stage_beta(self) -> np.ndarray:
         return stage_step_sizes(self.config.beta, self.env.horizon)
 
-    def _q_hat(
-        self, branches: list[BranchPoint], roots: list[SavedPoint]
-    ) -> dict[RowKey, dict[Any, float]]:
-        current = self._mean_returns(branches, roots, self._current)
+    def _q_hat(self, episodes: RootEpisodes) -> dict[RowKey, dict[Any, float]]:
+        current = self._mean_returns(episodes, self._current)
         if self._previous is None:
             return current
-        previous = self._mean_returns(branches, roots, self._previous)
+        previous = self._mean_returns(episodes, self._previous)
         return {
             row: {a: 2.0 * g - previous[row][a] for a, g in values.items()}
             for row, values in current.items()

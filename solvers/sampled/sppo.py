@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.policies import RowKey
 from solvers._common import check_positive
 from solvers.sampled.base import SampledSolver, check_sampling_fields
-from solvers.sampled.estimation import BranchPoint, SavedPoint
-from solvers.sampled.policies import RowKey
+from solvers.sampled.estimation import RootEpisodes
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class SampledSPPO(SampledSolver):
 
     config: SampledSPPOConfig
     config_class = SampledSPPOConfig
+    beta_grid = (5.0, 10.0, 20.0)
 
     @property
     def _paid_stages(self) -> float:
@@ -65,10 +66,8 @@ class SampledSPPO(SampledSolver):
     def _stage_beta(self) -> np.ndarray:
         return np.full(self.env.horizon, float(self.config.beta))
 
-    def _q_hat(
-        self, branches: list[BranchPoint], roots: list[SavedPoint]
-    ) -> dict[RowKey, dict[Any, float]]:
-        returns = self._mean_returns(branches, roots, self._current)
+    def _q_hat(self, episodes: RootEpisodes) -> dict[RowKey, dict[Any, float]]:
+        returns = self._mean_returns(episodes, self._current)
         return {
             row: {a: g / self._paid_stages for a, g in values.items()}
             for row, values in returns.items()

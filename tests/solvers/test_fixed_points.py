@@ -8,11 +8,14 @@ import pytest
 import solvers
 from ompo_envs.tabular import (
     TabularGame,
+    backward_recursion,
     nash_equilibrium,
     occupancy_measures,
+    regularised_value,
     reward_against_occupancy,
 )
-from solvers._common import logits_from_policy, regularised_q_values, trajectory_scale
+from ompo_envs.tabular.policies import normalise_logits
+from solvers._common import trajectory_scale
 from tests.solvers.conftest import UNREGULARISED, cyclic_games, small_random_game
 
 GAMES = {**cyclic_games(), **{f"random-{s}": small_random_game(s) for s in (0, 1)}}
@@ -50,10 +53,10 @@ def _regularised_residual(
     The regularised NE of max_π min_π' E[scale · Σ_h r] − α Σ_h E KL(π_h‖μ_h) + α Σ_h E KL(π'_h‖μ_h)
     is the policy that is its own KL-regularised best response: π_h ∝ μ_h exp(Q_{α,h}/α).
     """
-    log_policy = logits_from_policy(policy)
+    log_policy = normalise_logits(np.log(policy))
     log_uniform = np.full_like(log_policy, -np.log(game.num_actions))
     reward = scale * reward_against_occupancy(game, occupancy_measures(game, policy))
-    q, _ = regularised_q_values(game, log_policy, reward, alpha, log_uniform)
+    q, _ = backward_recursion(game, reward, regularised_value(log_policy, alpha, log_uniform))
     gap = log_policy - log_uniform - q / alpha
     return float(np.max(gap.max(axis=-1) - gap.min(axis=-1)))
 

@@ -8,12 +8,15 @@ import pytest
 import solvers
 from ompo_envs.tabular import (
     TabularGame,
+    backward_recursion,
     occupancy_measures,
     q_values,
     random_game,
     random_policy,
+    soft_value,
+    standard_value,
 )
-from solvers._common import soft_q_values, stage_step_sizes, standard_q_values
+from solvers._common import stage_step_sizes
 
 GAMES = [
     random_game(7, num_states=6, num_actions=4, horizon=4),
@@ -71,7 +74,7 @@ def test_thm7_soft_minus_standard_value_gap(seed, beta):
     for _ in range(5):  # a few iterates, so that π^t and r̃^t are not the uniform start
         solver.step()
     _, optimistic = solver.optimistic_reward()
-    q_soft, v_soft = soft_q_values(game, solver.log_policy, optimistic, stage_beta)
+    q_soft, v_soft = backward_recursion(game, optimistic, soft_value(solver.log_policy, stage_beta))
     q_max = np.abs(q_soft).max(axis=(0, 2, 3))  # per stage, (H,)
     assert np.all(stage_beta * q_max <= 1.0), "Thm 7 assumes β_h ≤ 1/Q_max"
     expected = np.einsum("nhsa,nhsa->nhs", solver.policy, q_soft)
@@ -80,7 +83,7 @@ def test_thm7_soft_minus_standard_value_gap(seed, beta):
     assert np.all(gap <= (stage_beta * q_max**2)[None, :, None] + 1e-12)
     # The standard-Bellman values (the §3.2 approximation) are below the soft ones by at most
     # the per-stage gaps accumulated along the trajectory.
-    _, v_standard = standard_q_values(game, solver.log_policy, optimistic)
+    _, v_standard = backward_recursion(game, optimistic, standard_value(solver.policy))
     total_gap = v_soft[:, 0] - v_standard[:, 0]
     assert np.all(total_gap >= -1e-12)
     assert np.all(total_gap <= np.sum(stage_beta * q_max**2) + 1e-12)

@@ -32,9 +32,10 @@ def test_continuation_means_match_exact_q_at_every_stage():
     exact_q, _ = q_values(game, table, reward_against(game, table))
     policy = TabularPolicy(table)
     sampler = BranchingSampler(env, np.random.default_rng(1))
-    branches, roots = sampler.branch_points(policy, 16)
+    episodes = sampler.branch_points(policy, 16)
+    branches, roots = episodes.branches, episodes.roots
     k = 600
-    opponents = sampler.opponent_points(roots[0], policy, k)
+    (opponents,) = sampler.opponent_points([roots[0]], policy, k)
     requests = [
         ContinuationRequest(b, (0, 1), policy, opponents if b.point.stage > 1 else None)
         for b in branches
@@ -104,5 +105,5 @@ def test_runs_on_an_env_without_a_model_and_learns_the_rule():
     for _ in range(8):
         solver.step()
     # the dominant action a = s is learned at every reachable row
-    assert solver.policy[0, 0, 0, 0] > 0.9
-    assert solver.policy[0, 1, 0, 0] > 0.9 and solver.policy[0, 1, 1, 1] > 0.9
+    assert solver.policy.table[0, 0, 0, 0] > 0.9
+    assert solver.policy.table[0, 1, 0, 0] > 0.9 and solver.policy.table[0, 1, 1, 1] > 0.9

@@ -92,7 +92,7 @@ def test_first_update_is_exact_mwu_step_on_the_expected_q():
     solver.step()
     win_rate = game.reward[0, :, 0, :] @ start  # P(a ≻ π^1)
     expected = start * np.exp(2.0 * win_rate)
-    np.testing.assert_allclose(solver.policy[0, 0, 0], expected / expected.sum(), atol=0.02)
+    np.testing.assert_allclose(solver.policy.table[0, 0, 0], expected / expected.sum(), atol=0.02)
 
 
 def test_average_policy_is_the_mixture_of_iterates():
