@@ -204,7 +204,9 @@ class SampledSolver(abc.ABC):
         num = self.config.num_samples
         branches = episodes.branches
         needing = sorted({b.root for b in branches if b.point.stage > 1})
-        rollouts = self.sampler.opponent_points([episodes.roots[r] for r in needing], opponent, num)
+        rollouts = self.sampler.opponent_points_many(
+            [episodes.roots[r] for r in needing], opponent, num
+        )
         opponent_points = dict(zip(needing, rollouts, strict=True))
         requests = []
         for branch in branches:

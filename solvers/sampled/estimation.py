@@ -283,14 +283,19 @@ class BranchingSampler:
         return RootEpisodes(branches, [trajectory[0] for trajectory in points], visited)
 
     def opponent_points(
+        self, root: SavedPoint, opponent: Policy, num: int
+    ) -> list[list[SavedPoint]]:
+        """Roll ``num`` independent episodes of ``opponent`` from ``root``'s s1; keep every stage.
+
+        player_1's state at stage h of rollout k is a draw from d_h^{opponent}(·|s1), independent
+        of everything else; these are spliced under player_0's branch states (module docstring).
+        """
+        return self.opponent_points_many([root], opponent, num)[0]
+
+    def opponent_points_many(
         self, roots: Sequence[SavedPoint], opponent: Policy, num: int
     ) -> list[list[list[SavedPoint]]]:
-        """Roll ``num`` independent episodes of ``opponent`` from each root's s1; keep each stage.
-
-        Returns ``points[r][k][h − 1]``: the stage-h point of rollout k from ``roots[r]``. There,
-        player_1's state is a draw from d_h^{opponent}(·|s1), independent of everything else;
-        these are spliced under player_0's branch states (module docstring). One batch for all.
-        """
+        """:meth:`opponent_points` for several roots in one batch: ``points[r][k][h − 1]``."""
         starts = [root for root in roots for _ in range(num)]
         _, points = self.play(
             starts, [opponent] * len(starts), [opponent] * len(starts), record=True

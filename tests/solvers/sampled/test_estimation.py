@@ -35,7 +35,7 @@ def test_continuation_means_match_exact_q_at_every_stage():
     episodes = sampler.branch_points(policy, 16)
     branches, roots = episodes.branches, episodes.roots
     k = 600
-    (opponents,) = sampler.opponent_points([roots[0]], policy, k)
+    opponents = sampler.opponent_points(roots[0], policy, k)
     requests = [
         ContinuationRequest(b, (0, 1), policy, opponents if b.point.stage > 1 else None)
         for b in branches
