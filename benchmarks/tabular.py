@@ -1,23 +1,29 @@
-"""Paper Fig. 1(a): exploitability vs number of updates of the exact solvers on 10 random games.
+"""Paper Fig. 1(a): exploitability vs number of updates of any solvers on 10 random games.
 
 The games are the §4.1 generator's ``random_game(seed, horizon=H)`` for seeds 0–9: S ~ U{1..100},
 A ~ U{2..10}, sparse stochastic transitions, a random antisymmetric preference paid at every stage,
 1–3 initial states. The paper does not state H; we use H = 10 (the generator's default).
 
-Every solver starts from the uniform policy and runs a small geometric β grid (×2 steps, placed
-on each method's own scale: OMPO's β is divided by H − h + 1 per stage, SPPO/SPO/MTPO see the
-trajectory win rate divided by H). The exploitability of the last and of the average iterate is
-recorded at checkpoints; a solver's "best β" minimises the mean (over games) average-iterate
-exploitability at the checkpoint in question. Results go to one JSON file and one PNG plot per
-run, named ``RandomGame-v0__fig1a__seeds{first}-{last}__{unix time}``.
+Solvers are named as in the registry (:mod:`solvers.registry`: ``OMPO``, ``MPO``, …, a
+plug-in's entry point) or given as ``module:Class`` / ``file.py:Class``. Each runs over a grid of
+settings: ``--grid NAME:field=v1,v2,…`` (several fields give their product), by default the
+``beta`` values the class declares in ``beta_grid`` (none declared: its defaults, once). Every
+solver starts from its default π^1 (uniform for the built-ins). The exploitability of the last
+and of the average iterate is recorded at checkpoints — from the solver's own ``evaluate()``
+where it has one, otherwise by the harness from ``policy`` (the average iterate is then the
+uniform trajectory mixture of the iterates, App. E.2). A solver's best setting minimises the
+mean (over games) average-iterate exploitability after the last update. Results go to one JSON
+file and one PNG plot per run, named ``RandomGame-v0__fig1a__seeds{first}-{last}__{unix time}``.
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,24 +34,25 @@ import numpy as np
 ENV_ID = "RandomGame-v0"
 THRESHOLDS = (1e-1, 1e-2, 1e-3)
 
-#: name -> (module, class, β grid). EGPO makes two gradient evaluations per update.
-SOLVER_GRIDS: dict[str, tuple[str, str, tuple[float, ...]]] = {
-    "OMPO": ("solvers.ompo", "OMPO", (10.0, 20.0, 40.0)),
-    "MPO": ("solvers.mpo", "MPO", (0.5, 1.0, 2.0)),
-    "SPPO": ("solvers.sppo", "SPPO", (5.0, 10.0, 20.0)),
-    "SPO": ("solvers.spo", "SPO", (5.0, 10.0, 20.0)),
-    "MTPO": ("solvers.mtpo", "MTPO", (5.0, 10.0, 20.0)),
-    "Nash-MD": ("solvers.nash_md", "NashMD", (0.5, 1.0, 2.0)),
-    "EGPO": ("solvers.egpo", "EGPO", (0.5, 1.0, 2.0)),
-    "ONPO": ("solvers.onpo", "ONPO", (0.5, 1.0, 2.0)),
-    "MMD": ("solvers.mmd", "MMD", (0.5, 1.0, 2.0)),
-    "FP": ("solvers.fictitious_play", "FictitiousPlay", ()),
-}
+#: The default solvers: every built-in exact iterative solver except SPO, which with exact Q
+#: values is MPO with β/Σ_h w_h (solvers/spo.py) and would only repeat MPO's curve at 8 % of the
+#: run time; ``--solvers`` adds it.
+DEFAULT_SOLVERS: tuple[str, ...] = (
+    "OMPO",
+    "MPO",
+    "SPPO",
+    "MTPO",
+    "Nash-MD",
+    "EGPO",
+    "ONPO",
+    "MMD",
+    "FP",
+)
 
+#: The paper's claim checked by default: OMPO after 100 updates vs MPO after 1,000.
+DEFAULT_COMPARISONS: tuple[tuple[str, int, str, int], ...] = (("OMPO", 100, "MPO", 1000),)
 
-#: The default set: every solver except SPO, which with exact Q values is MPO with β/Σ_h w_h
-#: (solvers/spo.py) and would only repeat MPO's curve at 8 % of the run time; ``--solvers`` adds it.
-DEFAULT_SOLVERS: tuple[str, ...] = tuple(name for name in SOLVER_GRIDS if name != "SPO")
+Settings = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -62,22 +69,66 @@ class TabularBenchmarkConfig:
     """H of every game (not stated in the paper)."""
 
     solvers: tuple[str, ...] = DEFAULT_SOLVERS
-    """Which solvers to run (keys of ``SOLVER_GRIDS``)."""
+    """Registered names, ``module:Class`` or ``file.py:Class`` of the solvers to run."""
 
-    betas: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    """Per-solver β grids overriding ``SOLVER_GRIDS`` (e.g. for a quick test)."""
+    grids: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
+    """Per solver (by its display name), the values of each constructor field to try; their
+    product is run. Default: ``{"beta": cls.beta_grid}`` (or the solver's defaults once)."""
+
+    comparisons: tuple[tuple[str, int, str, int], ...] = DEFAULT_COMPARISONS
+    """(A, t_A, B, t_B): is A's average iterate after t_A updates at most B's after t_B (each at
+    its best setting at that point)? Reported when both solvers ran to both checkpoints."""
+
+    highlight: tuple[str, ...] = ("OMPO", "MPO")
+    """Solvers drawn with thicker lines."""
 
     workers: int = 0
-    """Worker processes (0: one per CPU core); each uses one BLAS thread."""
+    """Worker processes (0: one per CPU core; 1: in this process); each uses one BLAS thread."""
 
     def __post_init__(self) -> None:
         if isinstance(self.updates, bool) or not isinstance(self.updates, int) or self.updates < 1:
             raise ValueError(f"updates must be a positive integer, got {self.updates!r}")
-        unknown = sorted(set(self.solvers) - set(SOLVER_GRIDS))
-        if unknown:
-            raise ValueError(f"unknown solvers {unknown}; choose from {sorted(SOLVER_GRIDS)}")
         if not self.seeds:
             raise ValueError("seeds must name at least one game")
+        if not self.solvers:
+            raise ValueError("solvers must name at least one solver")
+        for spec in self.solvers:
+            _solver_class(spec)  # unknown names fail here, with the registered ones listed
+        names = [display_name(s) for s in self.solvers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two solvers have the same name: {names}")
+        unknown = sorted(set(self.grids) - set(names))
+        if unknown:
+            raise ValueError(f"--grid names solvers that are not run: {unknown}; run {names}")
+
+
+def display_name(spec: str) -> str:
+    """The name a solver has in results: its registered name, or the class name of a path."""
+    return spec.rpartition(":")[2] if ":" in spec else spec
+
+
+def _solver_class(spec: str) -> type:
+    from solvers import get_solver
+
+    try:
+        return get_solver(spec)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+
+
+def settings_grid(config: TabularBenchmarkConfig, spec: str) -> list[Settings]:
+    """The settings a solver runs with: the product of its grid, or its declared β grid."""
+    from solvers import solver_traits
+
+    grid = config.grids.get(display_name(spec))
+    if grid is None:
+        betas = solver_traits(_solver_class(spec)).beta_grid
+        grid = {"beta": betas} if betas else {}
+    fields = sorted(grid)
+    return [
+        dict(zip(fields, values, strict=True))
+        for values in itertools.product(*(grid[f] for f in fields))
+    ]
 
 
 def checkpoints(updates: int) -> list[int]:
@@ -86,36 +137,68 @@ def checkpoints(updates: int) -> list[int]:
     return sorted(points | set(range(100, updates + 1, 25)) | {updates})
 
 
-def _solver_class(name: str) -> type:
-    import importlib
+class _HarnessAverage:
+    """Exploitability of a solver without ``evaluate()``: from ``policy``, averaged by the harness."""
 
-    module, cls, _ = SOLVER_GRIDS[name]
-    return getattr(importlib.import_module(module), cls)
+    def __init__(self, game: Any, solver: Any) -> None:
+        from ompo_envs.tabular import OccupancyAverage, occupancy_measures, policy_table
+
+        self._tables = lambda policy: occupancy_measures(game, policy_table(game, policy))
+        self.game = game
+        self.solver = solver
+        self._occupancy = self._tables(solver.policy)
+        self.average = OccupancyAverage(self._occupancy)
+
+    def after_step(self) -> None:
+        self._occupancy = self._tables(self.solver.policy)
+        self.average.add(self._occupancy)
+
+    def evaluate(self) -> dict[str, float]:
+        from ompo_envs.tabular import exploitability_from_occupancy
+
+        return {
+            "exploitability_last": exploitability_from_occupancy(self.game, self._occupancy),
+            "exploitability_average": exploitability_from_occupancy(
+                self.game, self.average.occupancy
+            ),
+        }
 
 
-def run_one(name: str, beta: float | None, seed: int, horizon: int, updates: int) -> dict[str, Any]:
-    """Run one solver with one β on one game; return its exploitability curves."""
+def run_one(
+    spec: str, settings: Mapping[str, Any], seed: int, horizon: int, updates: int
+) -> dict[str, Any]:
+    """Run one solver with one setting on one game; return its exploitability curves."""
     from threadpoolctl import threadpool_limits
 
+    from ompo_envs.envs import TabularGameEnv
     from ompo_envs.tabular import random_game
+    from solvers import solver_traits
 
+    cls = _solver_class(spec)
     with threadpool_limits(1):
         game = random_game(seed, horizon=horizon)
-        settings = {} if beta is None else {"beta": beta}
-        solver = _solver_class(name)(game, **settings)
+        problem = game if solver_traits(cls).requires_model else TabularGameEnv(game)
+        solver = cls(problem, **settings)
+        harness = (
+            None if callable(getattr(solver, "evaluate", None)) else _HarnessAverage(game, solver)
+        )
+        evaluate = solver.evaluate if harness is None else harness.evaluate
         marks = set(checkpoints(updates))
         last, average = [], []
         start = time.perf_counter()
         for t in range(1, updates + 1):
             solver.step()
+            if harness is not None:
+                harness.after_step()
             if t in marks:
-                evaluation = solver.evaluate()
-                last.append(evaluation["exploitability_last"])
-                average.append(evaluation["exploitability_average"])
+                evaluation = evaluate()
+                last.append(float(evaluation["exploitability_last"]))
+                average.append(float(evaluation["exploitability_average"]))
         seconds = time.perf_counter() - start
     return {
-        "solver": name,
-        "beta": beta,
+        "solver": display_name(spec),
+        "beta": settings.get("beta"),
+        "settings": dict(settings),
         "seed": seed,
         "last": last,
         "average": average,
@@ -123,38 +206,47 @@ def run_one(name: str, beta: float | None, seed: int, horizon: int, updates: int
     }
 
 
-def _jobs(config: TabularBenchmarkConfig) -> list[tuple[str, float | None, int]]:
+def _jobs(config: TabularBenchmarkConfig) -> list[tuple[str, Settings, int]]:
     from ompo_envs.tabular import random_game
+    from solvers import solver_traits
 
     sizes = {s: random_game(s, horizon=config.horizon) for s in config.seeds}
     jobs = []
-    for name in config.solvers:
-        grid = config.betas.get(name, SOLVER_GRIDS[name][2]) or (None,)
-        jobs += [(name, beta, seed) for beta in grid for seed in config.seeds]
-    # Longest first (cost ~ (S·A)², EGPO twice) so that the workers finish together.
-    cost = {s: (g.num_states * g.num_actions) ** 2 for s, g in sizes.items()}
-    return sorted(jobs, key=lambda j: -cost[j[2]] * (2 if j[0] == "EGPO" else 1))
+    for spec in config.solvers:
+        jobs += [
+            (spec, settings, seed)
+            for settings in settings_grid(config, spec)
+            for seed in config.seeds
+        ]
+    # Longest first (cost ~ (S·A)² × evaluations per update) so that the workers finish together.
+    size = {s: (g.num_states * g.num_actions) ** 2 for s, g in sizes.items()}
+    cost = {spec: solver_traits(_solver_class(spec)).cost_per_update for spec in config.solvers}
+    return sorted(jobs, key=lambda j: -size[j[2]] * cost[j[0]])
 
 
 def run(config: TabularBenchmarkConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Run every (solver, β, game) of ``config``, in parallel; return the results dictionary."""
+    """Run every (solver, setting, game) of ``config``, in parallel; return the results."""
     from tqdm import tqdm
 
     from ompo_envs.tabular import random_game
+    from solvers import solver_traits
 
     jobs = _jobs(config)
     workers = config.workers or os.cpu_count() or 1
     runs = []
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(run_one, name, beta, seed, config.horizon, config.updates)
-            for name, beta, seed in jobs
-        ]
-        for future in tqdm(
-            as_completed(futures), total=len(futures), disable=not progress, desc="runs"
-        ):
-            runs.append(future.result())
+    arguments = [
+        (spec, settings, seed, config.horizon, config.updates) for spec, settings, seed in jobs
+    ]
+    if workers == 1:
+        runs = [run_one(*a) for a in tqdm(arguments, disable=not progress, desc="runs")]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_one, *a) for a in arguments]
+            for future in tqdm(
+                as_completed(futures), total=len(futures), disable=not progress, desc="runs"
+            ):
+                runs.append(future.result())
     games = []
     for seed in config.seeds:
         game = random_game(seed, horizon=config.horizon)
@@ -167,10 +259,30 @@ def run(config: TabularBenchmarkConfig, *, progress: bool = True) -> dict[str, A
                 "horizon": game.horizon,
             }
         )
-    runs.sort(key=lambda r: (config.solvers.index(r["solver"]), r["beta"] or 0.0, r["seed"]))
+    names = [display_name(s) for s in config.solvers]
+    order = {
+        (display_name(spec), json.dumps(s, sort_keys=True)): i
+        for spec in config.solvers
+        for i, s in enumerate(settings_grid(config, spec))
+    }
+    runs.sort(
+        key=lambda r: (
+            names.index(r["solver"]),
+            order[r["solver"], json.dumps(r["settings"], sort_keys=True)],
+            r["seed"],
+        )
+    )
     results = {
         "env_id": ENV_ID,
-        "config": {**asdict(config), "workers": workers},
+        "config": {
+            **asdict(config),
+            "solvers": names,
+            "specs": list(config.solvers),
+            "workers": workers,
+        },
+        "cost_per_update": {
+            display_name(s): solver_traits(_solver_class(s)).cost_per_update for s in config.solvers
+        },
         "games": games,
         "checkpoints": checkpoints(config.updates),
         "runs": runs,
@@ -180,19 +292,32 @@ def run(config: TabularBenchmarkConfig, *, progress: bool = True) -> dict[str, A
     return results
 
 
-def curves(results: dict[str, Any], name: str, beta: float | None, kind: str) -> np.ndarray:
+def _settings_key(settings: Mapping[str, Any]) -> str:
+    return json.dumps(dict(settings), sort_keys=True)
+
+
+def curves(
+    results: dict[str, Any], name: str, settings: Mapping[str, Any], kind: str
+) -> np.ndarray:
     """The (games, checkpoints) array of ``kind`` ("last" or "average") exploitability."""
-    rows = [r[kind] for r in results["runs"] if r["solver"] == name and r["beta"] == beta]
+    key = _settings_key(settings)
+    rows = [
+        r[kind]
+        for r in results["runs"]
+        if r["solver"] == name and _settings_key(r["settings"]) == key
+    ]
     return np.array(rows)
 
 
-def best_beta(results: dict[str, Any], name: str, at_update: int) -> float | None:
-    """The grid β minimising the mean average-iterate exploitability after ``at_update``."""
+def best_settings(results: dict[str, Any], name: str, at_update: int) -> Settings:
+    """The grid setting minimising the mean average-iterate exploitability after ``at_update``."""
     index = results["checkpoints"].index(at_update)
-    grid = {r["beta"] for r in results["runs"] if r["solver"] == name}
-    betas = sorted(grid, key=lambda b: b or 0.0)
-    means = [curves(results, name, b, "average")[:, index].mean() for b in betas]
-    return betas[int(np.argmin(means))]
+    grid: list[Settings] = []
+    for run in results["runs"]:
+        if run["solver"] == name and run["settings"] not in grid:
+            grid.append(run["settings"])
+    means = [curves(results, name, s, "average")[:, index].mean() for s in grid]
+    return grid[int(np.argmin(means))]
 
 
 def updates_to_reach(curve: np.ndarray, points: Sequence[int], threshold: float) -> int | None:
@@ -206,16 +331,18 @@ def updates_to_reach(curve: np.ndarray, points: Sequence[int], threshold: float)
 
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
-    """Best β per solver, the updates-to-threshold table, and the OMPO-vs-MPO comparison."""
+    """Best setting per solver, the updates-to-threshold table and the configured comparisons."""
     points = results["checkpoints"]
     final = points[-1]
     summary: dict[str, Any] = {"solvers": {}}
     for name in results["config"]["solvers"]:
-        beta = best_beta(results, name, final)
-        average = curves(results, name, beta, "average")
-        last = curves(results, name, beta, "last")
+        settings = best_settings(results, name, final)
+        average = curves(results, name, settings, "average")
+        last = curves(results, name, settings, "last")
         entry: dict[str, Any] = {
-            "best_beta": beta,
+            "best_settings": settings,
+            "best_beta": settings.get("beta"),
+            "cost_per_update": results["cost_per_update"][name],
             "final_average": [float(average[:, -1].mean()), float(average[:, -1].std())],
             "final_last": [float(last[:, -1].mean()), float(last[:, -1].std())],
             "updates_to_reach": {},
@@ -231,26 +358,46 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             }
         summary["solvers"][name] = entry
     names = results["config"]["solvers"]
-    if "OMPO" in names and "MPO" in names and 100 in points and 1000 in points:
-        ompo_beta, mpo_beta = best_beta(results, "OMPO", 100), best_beta(results, "MPO", 1000)
-        ompo = curves(results, "OMPO", ompo_beta, "average")[:, points.index(100)]
-        mpo = curves(results, "MPO", mpo_beta, "average")[:, points.index(1000)]
-        summary["ompo_at_100_vs_mpo_at_1000"] = {
-            "ompo_beta": ompo_beta,
-            "mpo_beta": mpo_beta,
-            "ompo_average_at_100": [float(ompo.mean()), float(ompo.std())],
-            "mpo_average_at_1000": [float(mpo.mean()), float(mpo.std())],
-            "holds": bool(ompo.mean() <= mpo.mean()),
-        }
+    for a, t_a, b, t_b in results["config"]["comparisons"]:
+        if not (a in names and b in names and t_a in points and t_b in points):
+            continue
+        a_settings, b_settings = best_settings(results, a, t_a), best_settings(results, b, t_b)
+        a_curve = curves(results, a, a_settings, "average")[:, points.index(t_a)]
+        b_curve = curves(results, b, b_settings, "average")[:, points.index(t_b)]
+        summary.setdefault("comparisons", []).append(
+            {
+                "a": a,
+                "a_updates": t_a,
+                "a_settings": a_settings,
+                "a_average": [float(a_curve.mean()), float(a_curve.std())],
+                "b": b,
+                "b_updates": t_b,
+                "b_settings": b_settings,
+                "b_average": [float(b_curve.mean()), float(b_curve.std())],
+                "holds": bool(a_curve.mean() <= b_curve.mean()),
+            }
+        )
     return summary
 
 
+def _format_settings(settings: Mapping[str, Any]) -> str:
+    if not settings:
+        return "–"
+    if set(settings) == {"beta"}:
+        return f"{settings['beta']:g}"
+    return ", ".join(
+        f"{k}={v:g}" if isinstance(v, float | int) else f"{k}={v}" for k, v in settings.items()
+    )
+
+
 def table_markdown(results: dict[str, Any]) -> str:
-    """Markdown table: best β, updates to reach 1e-1/1e-2/1e-3 (average iterate), final values."""
+    """Markdown table: best setting, updates to reach 1e-1/1e-2/1e-3 (average iterate), finals."""
     summary = results["summary"]["solvers"]
     final = results["checkpoints"][-1]
+    only_beta = all(set(e["best_settings"]) <= {"beta"} for e in summary.values())
+    setting = "best β" if only_beta else "best setting"
     header = (
-        "| solver | best β | updates to 1e-1 | updates to 1e-2 | updates to 1e-3 "
+        f"| solver | {setting} | updates to 1e-1 | updates to 1e-2 | updates to 1e-3 "
         f"| avg. iterate @{final} | last iterate @{final} |\n|---|---|---|---|---|---|---|\n"
     )
     rows = []
@@ -265,38 +412,47 @@ def table_markdown(results: dict[str, Any]) -> str:
             if cell["reached"] < cell["games"]:
                 text += f" ({cell['reached']}/{cell['games']} games)"
             cells.append(text)
-        beta = "–" if entry["best_beta"] is None else f"{entry['best_beta']:g}"
         avg, last = entry["final_average"], entry["final_last"]
         rows.append(
-            f"| {name} | {beta} | {' | '.join(cells)} | {avg[0]:.2e} ± {avg[1]:.1e} "
-            f"| {last[0]:.2e} ± {last[1]:.1e} |"
+            f"| {name} | {_format_settings(entry['best_settings'])} | {' | '.join(cells)} "
+            f"| {avg[0]:.2e} ± {avg[1]:.1e} | {last[0]:.2e} ± {last[1]:.1e} |"
         )
     return header + "\n".join(rows) + "\n"
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
-    """Exploitability vs updates, mean ± std over games, log y; average and last iterate."""
-    import matplotlib
+def _label(name: str, entry: Mapping[str, Any]) -> str:
+    settings = entry["best_settings"]
+    label = name if not settings else f"{name} ({_format_settings(settings)})"
+    if set(settings) == {"beta"}:
+        label = f"{name} (β={settings['beta']:g})"
+    if entry["cost_per_update"] != 1.0:
+        label += f", {entry['cost_per_update']:g} evals/update"
+    return label
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def figure(results: dict[str, Any]) -> Any:
+    """Exploitability vs updates, mean ± std over games, log y; average and last iterate."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     points = np.array(results["checkpoints"])
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
-    colours = plt.get_cmap("tab10")
-    for i, name in enumerate(results["config"]["solvers"]):
-        beta = results["summary"]["solvers"][name]["best_beta"]
-        label = name if beta is None else f"{name} (β={beta:g})"
+    fig = Figure(figsize=(13, 4.8))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharey=True)
+    colours = colormaps["tab10"]
+    highlight = set(results["config"]["highlight"])
+    for i, (name, entry) in enumerate(results["summary"]["solvers"].items()):
         for ax, kind in zip(axes, ("average", "last"), strict=True):
-            data = curves(results, name, beta, kind)
+            data = curves(results, name, entry["best_settings"], kind)
             mean, std = data.mean(axis=0), data.std(axis=0)
-            lw = 2.2 if name in ("OMPO", "MPO") else 1.2
-            ax.plot(points, mean, color=colours(i), lw=lw, label=label)
+            lw = 2.2 if name in highlight else 1.2
+            ax.plot(points, mean, color=colours(i % 10), lw=lw, label=_label(name, entry))
             ax.fill_between(
                 points,
                 np.maximum(mean - std, mean * 1e-2),
                 mean + std,
-                color=colours(i),
+                color=colours(i % 10),
                 alpha=0.12,
             )
     for ax, title in zip(axes, ("average iterate", "last iterate"), strict=True):
@@ -309,11 +465,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     n = len(results["games"])
     fig.suptitle(
         f"{n} random games (S∈[1,100], A∈[2,10], H={results['config']['horizon']}): "
-        "each solver at its best grid β"
+        "each solver at its best grid setting"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def run_name(config: TabularBenchmarkConfig, stamp: int | None = None) -> str:
@@ -327,25 +482,105 @@ def write(results: dict[str, Any], out: Path, name: str) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out / f"{name}.json", out / f"{name}.png"
     json_path.write_text(json.dumps(results, indent=1, allow_nan=False))
-    plot(results, png_path)
+    figure(results).savefig(png_path, dpi=110)
     return json_path, png_path
 
 
-def format_comparison(results: dict[str, Any]) -> str:
-    """One line: OMPO's average iterate at 100 updates vs MPO's at 1,000 (best β each)."""
-    cmp = results["summary"].get("ompo_at_100_vs_mpo_at_1000")
-    if cmp is None:
-        return "OMPO@100 vs MPO@1000: not measured (needs both solvers and >= 1000 updates)"
-    o, m = cmp["ompo_average_at_100"], cmp["mpo_average_at_1000"]
-    verdict = "holds" if cmp["holds"] else "does NOT hold"
-    return (
-        f"OMPO avg@100 (β={cmp['ompo_beta']:g}) = {o[0]:.3e} ± {o[1]:.1e}  vs  "
-        f"MPO avg@1000 (β={cmp['mpo_beta']:g}) = {m[0]:.3e} ± {m[1]:.1e}: claim {verdict}"
+def format_comparisons(results: dict[str, Any]) -> str:
+    """One line per configured comparison (by default OMPO@100 vs MPO@1000, the paper's claim)."""
+    lines = []
+    for c in results["summary"].get("comparisons", []):
+        verdict = "holds" if c["holds"] else "does NOT hold"
+        lines.append(
+            f"{c['a']} avg@{c['a_updates']} ({_format_settings(c['a_settings'])}) = "
+            f"{c['a_average'][0]:.3e} ± {c['a_average'][1]:.1e}  vs  {c['b']} avg@{c['b_updates']} "
+            f"({_format_settings(c['b_settings'])}) = {c['b_average'][0]:.3e} ± "
+            f"{c['b_average'][1]:.1e}: claim {verdict}"
+        )
+    return "\n".join(lines) or "comparisons: not measured (they need both solvers and checkpoints)"
+
+
+# ---------------------------------------------------------------------- the ompo-bench subcommand
+def parse_grid(text: str) -> tuple[str, str, tuple[Any, ...]]:
+    """Parse ``NAME:field=v1,v2,…`` into (NAME, field, values); numbers become int or float.
+
+    Raises:
+        argparse.ArgumentTypeError: Not of that form.
+    """
+    name, colon, assignment = text.rpartition(":")
+    field_name, equals, values = assignment.partition("=")
+    if not (colon and name and equals and field_name and values):
+        raise argparse.ArgumentTypeError(f"expected NAME:field=v1,v2,..., got {text!r}")
+    return name, field_name, tuple(_parse_value(v) for v in values.split(","))
+
+
+def _parse_value(text: str) -> Any:
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _command(args: argparse.Namespace) -> int:
+    grids: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for name, field_name, values in args.grid or []:
+        grids.setdefault(name, {})[field_name] = values
+    try:
+        config = TabularBenchmarkConfig(
+            updates=2000 if args.full else args.updates,
+            seeds=tuple(args.seeds),
+            horizon=args.horizon,
+            solvers=tuple(args.solvers),
+            grids=grids,
+            workers=args.workers,
+        )
+    except ValueError as error:
+        raise SystemExit(f"ompo-bench tabular: {error}") from None
+    results = run(config, progress=not args.no_progress)
+    json_path, png_path = write(results, Path(args.out), run_name(config))
+    print(table_markdown(results))
+    print(format_comparisons(results))
+    print(f"wrote {json_path} and {png_path} ({results['wall_seconds']:.0f} s)")
+    return 0
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``ompo-bench tabular`` and its arguments."""
+    parser = subparsers.add_parser(
+        "tabular",
+        help="paper Fig. 1(a): exploitability vs updates of any solvers on 10 random games",
+        description="Reproduce Fig. 1(a) — OMPO, MPO and the baselines (or your own solver) on "
+        "the paper's 10 random games; writes a results JSON and a plot (average and last iterate).",
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``ompo-bench tabular``: see :func:`benchmarks.cli.main`."""
-    from benchmarks.cli import main as cli_main
-
-    return cli_main(["tabular", *(argv or [])])
+    parser.add_argument("--full", action="store_true", help="run the paper's 2,000 updates")
+    parser.add_argument("--updates", type=int, default=1000, help="updates per run (default 1000)")
+    parser.add_argument("--out", default="results", help="output folder (default results/)")
+    parser.add_argument(
+        "--solvers",
+        nargs="+",
+        default=list(DEFAULT_SOLVERS),
+        metavar="NAME",
+        help=f"registered solvers or module:Class / file.py:Class (default: "
+        f"{' '.join(DEFAULT_SOLVERS)}; SPO equals MPO with β/H)",
+    )
+    parser.add_argument(
+        "--grid",
+        nargs="+",
+        action="extend",
+        type=parse_grid,
+        metavar="NAME:FIELD=V1,V2",
+        help="values of a constructor field to try for one solver, e.g. MySolver:beta=1,2,4 "
+        "(default: the beta_grid the solver declares)",
+    )
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=list(range(10)), help="game seeds (default 0..9)"
+    )
+    parser.add_argument("--horizon", type=int, default=10, help="H of every game (default 10)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="worker processes (default: one per CPU core)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=_command)

@@ -34,6 +34,7 @@ class FictitiousPlay(ExactSolver):
     """Exact fictitious play: best response to the trajectory-level average of past iterates."""
 
     config: FictitiousPlayConfig
+    config_class = FictitiousPlayConfig
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ class LPEquilibrium(ExactSolver):
     """The symmetric Nash equilibrium from the occupancy LP, as a constant "iterate"."""
 
     config: LPConfig
+    config_class = LPConfig
 
     def __init__(self, game_or_env: Any, config: LPConfig | None = None, **fields: Any) -> None:
         """Solve the LP for the game (slow for large games, see the module docstring).

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ompo_envs.lm.training import OptimizerConfig, make_optimizer, make_scheduler, optimize
+from ompo_envs.policies import MixturePolicy
 from ompo_envs.text.base import TextPreferenceGameEnv
 from ompo_envs.text.batch import TextEnvBatch
 from solvers._common import build_config, check_positive
@@ -49,7 +50,6 @@ from solvers.lm.records import (
 )
 from solvers.lm.rollouts import ComparisonPool, RecordingPolicy, StageClock
 from solvers.sampled.estimation import BranchingSampler
-from solvers.sampled.policies import MixturePolicy
 
 __all__ = ["LMSolver", "LMSolverConfig"]
 

@@ -24,6 +24,7 @@ behaviour; :func:`ompo_envs.tabular.exploitability` evaluates it with the model.
 from __future__ import annotations
 
 import abc
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -184,7 +185,9 @@ class SampledSolver(abc.ABC):
             }
         distribution = getattr(self._current, "distribution", None)
         if callable(distribution) and _is_class_matrix_game(self.env):
-            classes = [class_distribution(self.env, p) for p in self._iterates]
+            observations, infos = copy.deepcopy(self.env).reset(seed=0)
+            prompt = observations["player_0"], infos["player_0"]
+            classes = [class_distribution(self.env, p, *prompt) for p in self._iterates]
             average = np.average(classes, axis=0, weights=self._weights)
             return {
                 "exploitability_last": float(self.env.exploitability(classes[-1])),
@@ -240,19 +243,15 @@ def _is_class_matrix_game(env: Any) -> bool:
     )
 
 
-def class_distribution(env: Any, policy: Any) -> np.ndarray:
-    """The distribution over ``env.classes`` of ``policy``'s answer to a one-stage game's prompt.
+def class_distribution(env: Any, policy: Any, observation: Any, info: Any) -> np.ndarray:
+    """The distribution over ``env.classes`` of ``policy``'s answer at one state.
 
     For a policy with ``distribution(observation, info) -> {answer: probability}`` (a
-    :class:`~ompo_envs.policies.CandidateSetPolicy`) in a one-stage text game whose answers fall
-    in classes (``env.classify``); the prompt is read from a fresh reset of a copy of ``env``.
+    :class:`~ompo_envs.policies.CandidateSetPolicy`) in a text game whose answers fall in classes
+    (``env.classify``).
     """
-    import copy
-
-    probe = copy.deepcopy(env)
-    observations, infos = probe.reset(seed=0)
     out = np.zeros(len(env.classes))
-    for answer, p in policy.distribution(observations["player_0"], infos["player_0"]).items():
+    for answer, p in policy.distribution(observation, info).items():
         out[env.classify(answer)] += p
     return out
 
