@@ -138,7 +138,7 @@ def checkpoints(updates: int) -> list[int]:
 
 
 class _HarnessAverage:
-    """Exploitability of a solver without ``evaluate()``: from ``policy``, averaged by the harness."""
+    """Exploitability for a solver without ``evaluate()``, from its ``policy`` after each step."""
 
     def __init__(self, game: Any, solver: Any) -> None:
         from ompo_envs.tabular import OccupancyAverage, occupancy_measures, policy_table
