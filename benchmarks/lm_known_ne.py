@@ -484,10 +484,3 @@ def _handle(args: Any) -> int:
         f"load {results['load_average_1min']:.1f})"
     )
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``ompo-bench lm-known-ne``: see :func:`benchmarks.cli.main`."""
-    from benchmarks.cli import main as cli_main
-
-    return cli_main(["lm-known-ne", *(argv or [])])

@@ -11,10 +11,11 @@ Backends, each on a tiny model built on the fly (no download):
   embedding cache off so every pair is encoded);
 * ``matrix`` — :class:`~ompo_envs.oracles.MatrixOracle` (Rock-Paper-Scissors by keywords).
 
-Backends whose module is missing are skipped with a note. Every pair is distinct and the oracle
-cache is off. Each cell is the median over ``--repeats`` timed calls of ``compare`` on
-``--pairs`` pairs (after one warm-up call). Ratios are against ``pairrm_native`` at batch 1
-measured in the same run, so they compare across machines better than absolute numbers.
+Backends whose optional dependencies are missing are skipped with a note. Every pair is
+distinct and the oracle cache is off. Each cell is the median over ``--repeats`` timed calls of
+``compare`` on ``--pairs`` pairs (after one warm-up call). Ratios are against ``pairrm_native``
+at batch 1 measured in the same run, so they compare across machines better than absolute
+numbers.
 Writes ``results/{run_name}.json`` and a bar plot ``results/{run_name}.png``.
 
     python benchmarks/oracle_throughput.py [--pairs 64] [--repeats 3] [--threads 1]
@@ -75,43 +76,29 @@ def build_backends(workdir: Path) -> tuple[dict[str, Callable[[int], Any]], dict
         factories["pairrm_llm_blender"] = lambda b: LLMBlenderPairRM(
             pairrm_dir, device="cpu", batch_size=b
         )
-    oracles_dir = Path(__file__).resolve().parents[1] / "ompo_envs" / "oracles"
+    try:
+        from ompo_envs.oracles.pair_lm import PairPreferenceLM
+        from ompo_envs.oracles.tiny_models import build_tiny_causal_lm
 
-    def present(*modules: str) -> bool:
-        return all((oracles_dir / f"{m}.py").is_file() for m in modules)
-
-    if present("pair_lm", "tiny_models"):
-        try:
-            from ompo_envs.oracles.pair_lm import PairPreferenceLM
-            from ompo_envs.oracles.tiny_models import build_tiny_causal_lm
-
-            lm_dir = build_tiny_causal_lm(workdir / "pair_lm", seed=0)
-            factories["pair_lm"] = lambda b: PairPreferenceLM.from_pretrained(
-                lm_dir, device="cpu", batch_size=b, local_files_only=True
-            )
-        except Exception as error:  # another engineer's module: report, do not fail the run
-            skipped["pair_lm"] = f"{type(error).__name__}: {error}"
-    else:
-        skipped["pair_lm"] = "ompo_envs/oracles/pair_lm.py or tiny_models.py absent"
-    if present("embedding"):
-        try:
-            from ompo_envs.oracles.embedding import EmbeddingOracle
-
-            EmbeddingOracle(embedding_cache_size=0)  # fail early if the bundled model is missing
-            factories["embedding"] = lambda b: EmbeddingOracle(embedding_cache_size=0, batch_size=b)
-        except Exception as error:
-            skipped["embedding"] = f"{type(error).__name__}: {error}"
-    else:
-        skipped["embedding"] = "ompo_envs/oracles/embedding.py absent"
-    if present("synthetic"):
-        from ompo_envs.oracles.synthetic import MatrixOracle
-
-        rps = [[0.5, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5]]
-        factories["matrix"] = lambda b: MatrixOracle.from_keywords(
-            rps, [["rock"], ["paper"], ["scissors"]], batch_size=b
+        lm_dir = build_tiny_causal_lm(workdir / "pair_lm", seed=0)
+        factories["pair_lm"] = lambda b: PairPreferenceLM.from_pretrained(
+            lm_dir, device="cpu", batch_size=b, local_files_only=True
         )
-    else:
-        skipped["matrix"] = "ompo_envs/oracles/synthetic.py absent"
+    except ImportError as error:  # an optional dependency of the backend is missing
+        skipped["pair_lm"] = f"{type(error).__name__}: {error}"
+    try:
+        from ompo_envs.oracles.embedding import EmbeddingOracle
+
+        EmbeddingOracle(embedding_cache_size=0)  # fail early if sentence-transformers is missing
+        factories["embedding"] = lambda b: EmbeddingOracle(embedding_cache_size=0, batch_size=b)
+    except ImportError as error:
+        skipped["embedding"] = f"{type(error).__name__}: {error}"
+    from ompo_envs.oracles.synthetic import MatrixOracle
+
+    rps = [[0.5, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5]]
+    factories["matrix"] = lambda b: MatrixOracle.from_keywords(
+        rps, [["rock"], ["paper"], ["scissors"]], batch_size=b
+    )
     return factories, skipped
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,66 @@ class AnswerStore(Protocol):
 
     def put_many(self, items: list[tuple[str, float]]) -> None:
         """Store ``(key, P)`` pairs durably before returning."""
+
+
+ValueT = TypeVar("ValueT")
+
+
+class LRUCache(Generic[ValueT]):
+    """At most ``size`` entries, the least recently used dropped first; ``size = 0`` keeps none.
+
+    The one cache of the oracles: pair results (:class:`PreferenceOracle`), embeddings
+    (``EmbeddingOracle``) and judge ratings (``LLMJudge``).
+
+    Raises:
+        ValueError: ``size`` is not an integer >= 0.
+    """
+
+    def __init__(self, size: int, name: str = "cache_size") -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"{name} must be an integer >= 0 (0 disables it), got {size!r}")
+        self.size = size
+        self.hits = 0
+        self._items: OrderedDict[Hashable, ValueT] = OrderedDict()
+
+    def get(self, key: Hashable) -> ValueT | None:
+        """Return the value of ``key`` (now the most recently used) or None; counts hits."""
+        if key not in self._items:
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return self._items[key]
+
+    def peek(self, key: Hashable) -> ValueT:
+        """Return the value of ``key`` without using it (KeyError if absent)."""
+        return self._items[key]
+
+    def put(self, key: Hashable, value: ValueT) -> None:
+        """Store ``value`` as the most recent entry; drop the least recent ones beyond ``size``."""
+        if self.size == 0:
+            return
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def touch(self, key: Hashable) -> None:
+        """Mark ``key`` as the most recently used, if present."""
+        if key in self._items:
+            self._items.move_to_end(key)
+
+    def clear(self) -> None:
+        """Drop every entry (the hit count is kept)."""
+        self._items.clear()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class OracleError(RuntimeError):
@@ -157,8 +217,7 @@ class PreferenceOracle:
         check_count(cache_size, "cache_size", minimum=0)
         self.batch_size = int(batch_size)
         self.cache_size = int(cache_size)
-        self._cache: OrderedDict[str, float] = OrderedDict()
-        self.cache_hits = 0
+        self._cache: LRUCache[float] = LRUCache(self.cache_size)
         self._store: AnswerStore | None = None
 
     # ------------------------------------------------------------------ to implement
@@ -207,6 +266,11 @@ class PreferenceOracle:
         """Return P(answer_a ≻ answer_b | context) for a single pair."""
         return float(self.compare([context], [answer_a], [answer_b])[0])
 
+    @property
+    def cache_hits(self) -> int:
+        """Results served from the cache so far."""
+        return self._cache.hits
+
     def clear_cache(self) -> None:
         """Drop every cached result (an attached store is left as it is)."""
         self._cache.clear()
@@ -250,7 +314,7 @@ class PreferenceOracle:
                 result[i] = 0.5
                 continue
             key = self._cache_key(context, a, b)
-            cached = self._cache_get(key)
+            cached = self._cache.get(key)
             if cached is None and self._store is not None:
                 cached = self._store.get(key)
             if cached is None:
@@ -274,7 +338,7 @@ class PreferenceOracle:
             )
             result[todo] = values
             for key, value in zip(keys, values, strict=True):
-                self._cache_put(key, float(value))
+                self._cache.put(key, float(value))
         return result
 
     def _run_batches(
@@ -314,18 +378,3 @@ class PreferenceOracle:
     @staticmethod
     def _cache_key(context: Any, a: Any, b: Any) -> str:
         return json.dumps([context, a, b], ensure_ascii=False)
-
-    def _cache_get(self, key: str) -> float | None:
-        if self.cache_size == 0 or key not in self._cache:
-            return None
-        self._cache.move_to_end(key)
-        self.cache_hits += 1
-        return self._cache[key]
-
-    def _cache_put(self, key: str, value: float) -> None:
-        if self.cache_size == 0:
-            return
-        self._cache[key] = value
-        self._cache.move_to_end(key)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)

@@ -15,13 +15,13 @@ offline stand-in for tests, tutorials and CPU experiments, not as evidence about
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ompo_envs.oracles.base import (
+    LRUCache,
     OracleError,
     PreferenceOracle,
     check_count,
@@ -101,7 +101,9 @@ class EmbeddingOracle(PreferenceOracle):
         self.query = query
         self.encode_batch_size = encode_batch_size
         self.embedding_cache_size = embedding_cache_size
-        self._embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._embeddings: LRUCache[np.ndarray] = LRUCache(
+            embedding_cache_size, "embedding_cache_size"
+        )
         self.model_path = bundled_model_path() if model is None else Path(model)
         if not self.model_path.is_dir():
             raise ValueError(
@@ -151,15 +153,12 @@ class EmbeddingOracle(PreferenceOracle):
             if not np.all(np.isfinite(vectors)):
                 raise OracleError("the embedding model returned non-finite values")
             fresh = dict(zip(missing, vectors, strict=True))
-        out = np.stack([fresh[t] if t in fresh else self._embeddings[t] for t in texts])
-        if self.embedding_cache_size:
-            for text in texts:
-                if text in fresh:
-                    self._embeddings[text] = fresh[text]
-                else:
-                    self._embeddings.move_to_end(text)
-            while len(self._embeddings) > self.embedding_cache_size:
-                self._embeddings.popitem(last=False)
+        out = np.stack([fresh[t] if t in fresh else self._embeddings.peek(t) for t in texts])
+        for text in texts:
+            if text in fresh:
+                self._embeddings.put(text, fresh[text])
+            else:
+                self._embeddings.touch(text)
         return out
 
     def relevance(self, contexts: list[list[dict[str, str]]], answers: list[str]) -> np.ndarray:

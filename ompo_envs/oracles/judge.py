@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -30,7 +29,13 @@ from typing import Any
 import numpy as np
 
 from ompo_envs.openai_client import EndpointError, OpenAIChatClient
-from ompo_envs.oracles.base import OracleError, PreferenceOracle, check_temperature, sigmoid
+from ompo_envs.oracles.base import (
+    LRUCache,
+    OracleError,
+    PreferenceOracle,
+    check_temperature,
+    sigmoid,
+)
 
 ChatFunction = Callable[[list[dict[str, str]]], str]
 
@@ -225,15 +230,6 @@ class LLMJudge(PreferenceOracle):
         check_temperature(temperature)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-        if (
-            isinstance(rating_cache_size, bool)
-            or not isinstance(rating_cache_size, int)
-            or rating_cache_size < 0
-        ):
-            raise ValueError(
-                f"rating_cache_size must be an integer >= 0 (0 disables it), got "
-                f"{rating_cache_size!r}"
-            )
         self.chat = chat
         self.task = task
         self.criteria = criteria
@@ -241,7 +237,7 @@ class LLMJudge(PreferenceOracle):
         self.temperature = float(temperature)
         self.concurrency = concurrency
         self.rating_cache_size = rating_cache_size
-        self._ratings: OrderedDict[str, float] = OrderedDict()
+        self._ratings: LRUCache[float] = LRUCache(rating_cache_size, "rating_cache_size")
 
     @classmethod
     def from_endpoint(
@@ -363,7 +359,7 @@ class LLMJudge(PreferenceOracle):
                 list(pool.map(ask, todo))
         out = None
         if not failed:
-            out = np.array([fresh[k] if k in fresh else self._ratings[k] for k in keys])
+            out = np.array([fresh[k] if k in fresh else self._ratings.peek(k) for k in keys])
         self._remember(keys, fresh)
         if failed:
             error = failed[next(k for k in todo if k in failed)]
@@ -375,16 +371,11 @@ class LLMJudge(PreferenceOracle):
         return out
 
     def _remember(self, keys: list[str], fresh: dict[str, float]) -> None:
-        if not self.rating_cache_size:
-            return
         for key in keys:
             if key in fresh:
-                self._ratings[key] = fresh[key]
-                self._ratings.move_to_end(key)
-            elif key in self._ratings:
-                self._ratings.move_to_end(key)
-        while len(self._ratings) > self.rating_cache_size:
-            self._ratings.popitem(last=False)
+                self._ratings.put(key, fresh[key])
+            else:
+                self._ratings.touch(key)
 
     def _preference_batch(
         self, contexts: list[list[dict[str, str]]], answers_a: list[str], answers_b: list[str]

@@ -1,13 +1,20 @@
-"""``ompo-bench tabular`` end to end on a tiny setting: JSON, plot, table, summary."""
+"""``ompo-bench tabular`` end to end: built-ins and the README's own plug-in solver."""
 
 from __future__ import annotations
 
 import json
+import re
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks import cli, tabular
+from solvers.testing import solver_api_test
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = "### Benchmark your solver against OMPO"
 
 
 def test_checkpoints():
@@ -23,43 +30,66 @@ def test_updates_to_reach():
     assert tabular.updates_to_reach(np.array([0.05, 0.05, 0.01, 0.01]), points, 0.1) == 1
 
 
-def test_config_errors():
-    with pytest.raises(ValueError, match="unknown solvers"):
+def test_config_and_grid_errors():
+    with pytest.raises(ValueError, match="no solver named 'PPO'; registered: OMPO"):
         tabular.TabularBenchmarkConfig(solvers=("PPO",))
     with pytest.raises(ValueError, match="updates must be a positive integer"):
         tabular.TabularBenchmarkConfig(updates=0)
+    with pytest.raises(ValueError, match="not run"):
+        tabular.TabularBenchmarkConfig(solvers=("OMPO",), grids={"MPO": {"beta": (1.0,)}})
+    assert tabular.parse_grid("My:beta=1,2.5,x") == ("My", "beta", (1, 2.5, "x"))
+    with pytest.raises(SystemExit):
+        cli.main(["tabular", "--grid", "beta=1"])
 
 
-def test_tiny_run_writes_json_plot_and_table(tmp_path, capsys):
-    status = cli.main(
-        [
-            "tabular",
-            "--updates",
-            "12",
-            "--seeds",
-            "3",
-            "8",
-            "--horizon",
-            "3",
-            "--solvers",
-            "OMPO",
-            "MPO",
-            "FP",
-            "--workers",
-            "1",
-            "--no-progress",
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    assert status == 0
-    (json_path,) = tmp_path.glob("RandomGame-v0__fig1a__seeds3-8__*.json")
+def _readme_example() -> tuple[str, list[str]]:
+    """The README's plug-in solver file and its ompo-bench command (as argv)."""
+    text = README.read_text()
+    section = text[text.index(SECTION) :]
+    code = re.search(r"```python\n(# my_solver\.py.*?)```", section, re.S).group(1)
+    command = re.search(r"^(ompo-bench tabular --solvers .*?)$", section, re.M).group(1)
+    return code, shlex.split(command.split("#")[0])[1:]
+
+
+def test_readme_plug_in_runs_through_ompo_bench(tmp_path, monkeypatch):
+    """The README's solver, in the user's own file outside the package, with only __init__,
+    step() and policy, runs beside the built-ins and appears in the JSON, table and plot."""
+    code, argv = _readme_example()
+    (tmp_path / "my_solver.py").write_text(code)
+    monkeypatch.chdir(tmp_path)
+    quick = ["--updates", "12", "--seeds", "3", "8", "--horizon", "3", "--workers", "1"]
+    assert cli.main([*argv, *quick, "--no-progress", "--out", str(tmp_path / "out")]) == 0
+    (json_path,) = (tmp_path / "out").glob("RandomGame-v0__fig1a__seeds3-8__*.json")
     assert json_path.with_suffix(".png").stat().st_size > 10_000
     results = json.loads(json_path.read_text())
-    grids = tabular.SOLVER_GRIDS
-    assert len(results["runs"]) == 2 * (len(grids["OMPO"][2]) + len(grids["MPO"][2]) + 1)
-    assert set(results["summary"]["solvers"]) == {"OMPO", "MPO", "FP"}
+    name = next(spec for spec in argv if ":" in spec and "=" not in spec).rpartition(":")[2]
+    assert results["config"]["solvers"] == ["OMPO", "MPO", name]
+    mine = [run for run in results["runs"] if run["solver"] == name]
+    assert sorted({run["beta"] for run in mine}) == [0.5, 1.0, 2.0] and len(mine) == 3 * 2
     for run in results["runs"]:
         assert len(run["average"]) == len(run["last"]) == len(results["checkpoints"])
-    out = capsys.readouterr().out
-    assert "| OMPO |" in out and "not measured" in out
+    assert "comparisons" not in results["summary"]  # OMPO@100 vs MPO@1000 needs 1,000 updates
+    legend = [t.get_text() for t in tabular.figure(results).axes[1].get_legend().get_texts()]
+    assert any(label.startswith(name) for label in legend)
+    from solvers import get_solver
+
+    solver_api_test(get_solver(f"my_solver:{name}"))
+
+
+def test_built_in_results_equal_the_solver_run_directly(tmp_path):
+    """The harness adds nothing to a built-in's curves: same numbers as its own evaluate()."""
+    config = tabular.TabularBenchmarkConfig(
+        updates=12, seeds=(3,), horizon=3, solvers=("OMPO", "EGPO", "FP"), workers=1
+    )
+    results = tabular.run(config, progress=False)
+    assert len(results["runs"]) == 3 + 3 + 1
+    assert results["cost_per_update"] == {"OMPO": 1.0, "EGPO": 2.0, "FP": 1.0}
+    from ompo_envs.tabular import random_game
+    from solvers import OMPO
+
+    solver = OMPO(random_game(3, horizon=3), beta=20.0)
+    for _ in range(12):
+        solver.step()
+    run = next(r for r in results["runs"] if r["solver"] == "OMPO" and r["beta"] == 20.0)
+    assert run["average"][-1] == solver.evaluate()["exploitability_average"]
+    assert "| EGPO | " in tabular.table_markdown(results)
