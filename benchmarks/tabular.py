@@ -35,8 +35,8 @@ ENV_ID = "RandomGame-v0"
 THRESHOLDS = (1e-1, 1e-2, 1e-3)
 
 #: The default solvers: every built-in exact iterative solver except SPO, which with exact Q
-#: values is MPO with β/Σ_h w_h (solvers/spo.py) and would only repeat MPO's curve at 8 % of the
-#: run time; ``--solvers`` adds it.
+#: values is MPO with β/Σ_h w_h (solvers/spo.py) and would only repeat MPO's curve;
+#: ``--solvers`` adds it.
 DEFAULT_SOLVERS: tuple[str, ...] = (
     "OMPO",
     "MPO",

@@ -6,8 +6,8 @@ d*(s, a) / Σ_a d*(s, a). This class puts it behind the solver interface so that
 list it beside the iterative methods: the LP is solved once, in the constructor, and
 :meth:`step` leaves π* unchanged (so ``policy`` and ``average_policy`` are both π*).
 
-The LP grows with the number of reachable (h, s, a) triples; it takes seconds for S·A ≲ 100 and
-minutes for S ≥ 50 with A = 10, so it is meant for small games and tests.
+The LP grows with the number of reachable (h, s, a) triples (README gives the measured ladder of
+``benchmarks/nash_equilibrium.py``), so it is meant for small games and tests.
 """
 
 from __future__ import annotations
