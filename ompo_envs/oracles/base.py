@@ -87,6 +87,10 @@ class LRUCache(Generic[ValueT]):
         if key in self._items:
             self._items.move_to_end(key)
 
+    def items(self) -> list[tuple[Hashable, ValueT]]:
+        """The entries as (key, value) pairs, least recently used first (uses none of them)."""
+        return list(self._items.items())
+
     def clear(self) -> None:
         """Drop every entry (the hit count is kept)."""
         self._items.clear()

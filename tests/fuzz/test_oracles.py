@@ -65,12 +65,12 @@ def _batch(n: int) -> st.SearchStrategy:
 
 def _check_compare(oracle: PreferenceOracle, batch: tuple[list, list, list]) -> None:
     contexts_, answers_a, answers_b = batch
-    cache_before = dict(getattr(oracle, "_cache", {}))
+    cache_before = oracle._cache.items()
     try:
         forward = oracle.compare(contexts_, answers_a, answers_b)
     except Exception as error:
         assert rejected(error) and not isinstance(error, OracleError), repr(error)
-        assert dict(getattr(oracle, "_cache", {})) == cache_before
+        assert oracle._cache.items() == cache_before
         return
     backward = oracle.compare(contexts_, answers_b, answers_a)
     assert forward.shape == (len(answers_a),) and forward.dtype == np.float64
