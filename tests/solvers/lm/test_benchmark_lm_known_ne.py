@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks import lm_known_ne
+from benchmarks import cli, lm_known_ne
 
 RESULTS = Path(lm_known_ne.__file__).with_name("lm_known_ne.json")
 
 
 def test_a_tiny_run_writes_results_and_a_plot(tmp_path, capsys):
     assert (
-        lm_known_ne.main(
+        cli.main(
             [
+                "lm-known-ne",
                 "--games",
                 "TextRockPaperScissors-v0",
                 "--solvers",
