@@ -7,9 +7,9 @@ per conversation, in order) plus ``name`` and ``usage_summary()``. Two implement
   :class:`~ompo_envs.openai_client.OpenAIChatClient` (retries, concurrency, disk cache).
 * :class:`TransformersGenerator` — a local folder with safetensors weights and a tokenizer (a
   Hugging Face checkpoint or an ``ompo-train`` iteration folder): the LM policies' prompt ids
-  (:class:`ompo_envs.lm.prompting.ChatFormat`: the chat template, else the plain template),
-  left-padded batches, greedy decoding by default; a prompt longer than the context keeps its
-  last tokens (OpenCompass truncates on the left too). Answers are kept in a
+  (:class:`ompo_envs.lm.prompting.ChatFormat`: the chat template, else the plain template) and
+  their generation backend, greedy decoding by default; a prompt longer than the context keeps
+  its last tokens (OpenCompass truncates on the left too). Answers are kept in a
   :class:`~ompo_envs.openai_client.DiskCache` keyed by the folder's fingerprint, the prompt and
   the decoding settings, so a rerun regenerates nothing.
 
@@ -119,12 +119,18 @@ def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
 class TransformersGenerator:
     """Answers from a local Hugging Face causal LM (greedy by default), batched, disk-cached.
 
+    The folder is loaded as an LM policy (:meth:`ompo_envs.lm.LMPolicy.from_pretrained`, so a
+    saved policy's chat template applies) and answers come from its
+    :class:`~ompo_envs.lm.backends.TransformersBackend` — the prompts, decoding and stopping the
+    LM solvers train with — with ``truncate_prompts`` on: a prompt longer than the context keeps
+    its last tokens.
+
     Args:
         folder: A directory holding ``config.json``, the weights and the tokenizer.
         max_new_tokens: Most tokens per answer.
-        batch_size: Prompts per ``generate`` call.
-        temperature: 0 decodes greedily; > 0 samples with a ``torch.Generator`` seeded by
-            ``seed`` (the same call gives the same answers).
+        batch_size: Prompts per ``generate`` call (answers are cached after each call).
+        temperature: 0 decodes greedily; > 0 samples with torch's generator seeded by ``seed``
+            (the same call gives the same answers).
         seed: Seed of the sampling generator.
         device: Torch device.
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``"auto"``.
@@ -145,23 +151,30 @@ class TransformersGenerator:
         cache_path: str | os.PathLike[str] | None = None,
         name: str | None = None,
     ) -> None:
-        for label, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{label} must be an integer >= 1, got {value!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, int | float):
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-        if not 0 <= temperature < float("inf"):
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        from ompo_envs.lm.backends import SamplingParams, TransformersBackend
+        from ompo_envs.lm.policy import LMPolicy
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        self.params = SamplingParams(
+            num_samples=1, temperature=temperature, max_new_tokens=max_new_tokens
+        )
         path = Path(folder).expanduser()
         if not path.is_dir():
             raise ValueError(
                 f"--model {str(folder)!r} is neither an http(s):// URL nor a local folder; pass a "
                 "Hugging Face checkpoint folder (an ompo-train RUN/iteration_N folder works)"
             )
-        from ompo_envs.oracles.pair_lm import load_causal_lm
-
-        self.model, self.tokenizer = load_causal_lm(
-            path, device=device, dtype=dtype, local_files_only=True
+        policy = LMPolicy.from_pretrained(path, device=device, dtype=dtype, local_files_only=True)
+        self.context_length = policy.format.context_length
+        if self.context_length is not None and max_new_tokens >= self.context_length:
+            raise ValueError(
+                f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the "
+                f"{self.context_length}-token context of {path}; lower it"
+            )
+        self.chat_format = policy.format
+        self.backend = TransformersBackend(
+            policy.model, policy.format, batch_size=batch_size, truncate_prompts=True
         )
         self.folder = path
         self.name = name or path.resolve().name
@@ -171,28 +184,7 @@ class TransformersGenerator:
         self.seed = seed
         self.fingerprint = folder_fingerprint(path)
         self.cache = DiskCache(cache_path) if cache_path is not None else None
-        from ompo_envs.lm.prompting import ChatFormat, stop_token_ids
-
-        generation_eos = getattr(self.model.generation_config, "eos_token_id", None)
-        self.chat_format = ChatFormat(self.tokenizer, generation_eos=generation_eos)
-        self.stop_ids = stop_token_ids(self.tokenizer, generation_eos)
-        self.context_length = self._context_length()
-        if max_new_tokens >= self.context_length:
-            raise ValueError(
-                f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the "
-                f"{self.context_length}-token context of {path}; lower it"
-            )
-        self._usage = {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0}
-        self.truncated_prompts = 0
-
-    def _context_length(self) -> int:
-        config = self.model.config
-        limits = [
-            getattr(config, "max_position_embeddings", None),
-            getattr(self.tokenizer, "model_max_length", None),
-        ]
-        usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 10**7]
-        return min(usable) if usable else 4096
+        self._usage = {"calls": 0, "cache_hits": 0, "completion_tokens": 0}
 
     def _key(self, messages: list[dict[str, str]]) -> str:
         return request_key(
@@ -228,59 +220,27 @@ class TransformersGenerator:
         self._usage["calls"] += len(checked)
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start : start + self.batch_size]
-            for i, text in zip(
-                batch, self._generate_batch([checked[i] for i in batch]), strict=True
-            ):
-                answers[i] = text
+            completions = self.backend.generate([checked[i] for i in batch], self.params, self.seed)
+            for i, (completion,) in zip(batch, completions, strict=True):
+                answers[i] = completion.text
+                self._usage["completion_tokens"] += completion.num_tokens
                 if self.cache is not None:
-                    self.cache.put(keys[i], text)
+                    self.cache.put(keys[i], completion.text)
         return [a for a in answers if a is not None]
 
-    def _generate_batch(self, conversations: list[list[dict[str, str]]]) -> list[str]:
-        import torch
-
-        room = max(1, self.context_length - self.max_new_tokens)
-        prompts = []
-        for messages in conversations:
-            ids = self.prompt_ids(messages)
-            if len(ids) > room:
-                ids = ids[-room:]
-                self.truncated_prompts += 1
-            prompts.append(ids)
-        pad = self.tokenizer.pad_token_id
-        pad = pad if pad is not None else (self.stop_ids[0] if self.stop_ids else 0)
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), int(pad), dtype=torch.long)
-        attention = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
-        device = next(self.model.parameters()).device
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "pad_token_id": int(pad),
-            "eos_token_id": self.stop_ids or None,
-            "do_sample": self.temperature > 0,
-        }
-        if self.temperature > 0:
-            kwargs.update(temperature=self.temperature, top_k=0, top_p=1.0)
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            torch.manual_seed(self.seed)
-            output = self.model.generate(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
-            )
-        new = output[:, width:]
-        self._usage["prompt_tokens"] += sum(len(p) for p in prompts)
-        answers = []
-        for row in new.tolist():
-            end = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
-            self._usage["completion_tokens"] += end
-            answers.append(self.tokenizer.decode(row[:end], skip_special_tokens=True))
-        return answers
+    @property
+    def truncated_prompts(self) -> int:
+        """Prompts cut on the left to fit the context so far."""
+        return self.backend.truncated_prompts
 
     def usage_summary(self) -> dict[str, Any]:
         """Return calls, cache hits, tokens and how many prompts were cut to fit the context."""
-        return {**self._usage, "truncated_prompts": self.truncated_prompts, "model": self.name}
+        return {
+            **self._usage,
+            "prompt_tokens": self.backend.prompt_tokens,
+            "truncated_prompts": self.backend.truncated_prompts,
+            "model": self.name,
+        }
 
 
 def load_generator(

@@ -121,9 +121,17 @@ class TransformersBackend:
         batch_size: Most rows (prompt × sample) per ``generate`` call.
         share_prefill: Prefill each distinct prompt once per batch (needs a model whose cache
             supports ``batch_select_indices``; off: every row is prefilled).
+        truncate_prompts: A prompt that leaves fewer than ``max_new_tokens`` tokens of the
+            context keeps its last tokens (evaluation does this, as OpenCompass does) instead of
+            raising; ``truncated_prompts`` counts them.
+
+    Attributes:
+        prompt_tokens: Prompt tokens of every row generated so far (after truncation).
+        truncated_prompts: Prompts cut on the left so far.
 
     Raises:
-        ValueError: A prompt plus ``max_new_tokens`` exceeds the model's context.
+        ValueError: A prompt plus ``max_new_tokens`` exceeds the model's context (without
+            ``truncate_prompts``, or when ``max_new_tokens`` alone fills it).
     """
 
     def __init__(
@@ -133,12 +141,25 @@ class TransformersBackend:
         *,
         batch_size: int = 64,
         share_prefill: bool = True,
+        truncate_prompts: bool = False,
     ) -> None:
         _check_int("batch_size", batch_size)
         self.model = model
         self.format = chat_format
         self.batch_size = batch_size
         self.share_prefill = bool(share_prefill)
+        self.truncate_prompts = bool(truncate_prompts)
+        self.prompt_tokens = 0
+        self.truncated_prompts = 0
+
+    def _fit(self, ids: tuple[int, ...], max_new_tokens: int, what: str) -> tuple[int, ...]:
+        """The prompt ids that are generated from: all of them, or the last ones that fit."""
+        limit = self.format.context_length
+        if self.truncate_prompts and limit is not None and max_new_tokens < limit:
+            room = limit - max_new_tokens
+            return ids if len(ids) <= room else ids[-room:]
+        self.format.check_length(len(ids), max_new_tokens, what)
+        return ids
 
     def generate(
         self, conversations: Sequence[Any], params: SamplingParams, seed: int
@@ -148,9 +169,12 @@ class TransformersBackend:
 
         if not isinstance(params, SamplingParams):
             raise TypeError(f"params must be SamplingParams, got {type(params).__name__}")
-        prompts = [tuple(self.format.prompt_ids(c)) for c in conversations]
-        for i, ids in enumerate(prompts):
-            self.format.check_length(len(ids), params.max_new_tokens, f"conversation {i}")
+        full = [tuple(self.format.prompt_ids(c)) for c in conversations]
+        prompts = [
+            self._fit(ids, params.max_new_tokens, f"conversation {i}") for i, ids in enumerate(full)
+        ]
+        self.truncated_prompts += sum(len(a) != len(b) for a, b in zip(full, prompts, strict=True))
+        self.prompt_tokens += params.num_samples * sum(len(ids) for ids in prompts)
         # One row per (conversation, sample), in order; batches of at most batch_size rows.
         rows = [i for i in range(len(prompts)) for _ in range(params.num_samples)]
         device = model_device(self.model)

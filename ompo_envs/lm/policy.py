@@ -34,7 +34,7 @@ import numpy as np
 
 from ompo_envs.lm.backends import GenerationBackend, SamplingParams, TransformersBackend
 from ompo_envs.lm.logprobs import model_device, sequence_logprobs
-from ompo_envs.lm.prompting import ChatFormat, MessagesKey, messages_key
+from ompo_envs.lm.prompting import ChatFormat, MessagesKey, context_length, messages_key
 
 __all__ = ["POLICY_FILE", "LMPolicy", "conversations_of"]
 
@@ -111,7 +111,6 @@ class LMPolicy:
             raise ValueError(
                 f"scoring_batch_size must be an integer >= 1, got {scoring_batch_size!r}"
             )
-        config = getattr(model, "config", None)
         generation_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         self.model = model
         self.tokenizer = tokenizer
@@ -120,7 +119,7 @@ class LMPolicy:
             tokenizer,
             chat_template=chat_template,
             generation_eos=generation_eos,
-            context_length=getattr(config, "max_position_embeddings", None),
+            context_length=context_length(model, tokenizer),
         )
         self.sampling = sampling
         self.generation_batch_size = generation_batch_size

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["PLAIN_CHAT_TEMPLATE", "ChatFormat", "messages_key"]
+__all__ = ["PLAIN_CHAT_TEMPLATE", "ChatFormat", "context_length", "messages_key"]
 
 #: The template used when a tokenizer has none: "User: ...\n\nAssistant: ...", BOS first if any.
 PLAIN_CHAT_TEMPLATE = (
@@ -174,3 +174,17 @@ def stop_token_ids(tokenizer: Any, generation_eos: int | Sequence[int] | None) -
     if eos is not None and int(eos) not in ids:
         ids.append(int(eos))
     return ids
+
+
+def context_length(model: Any, tokenizer: Any) -> int | None:
+    """Return the longest prompt + answer in tokens (``None`` when it is not known).
+
+    The smaller of the model's ``max_position_embeddings`` and the tokenizer's
+    ``model_max_length``, ignoring the huge sentinel tokenizers use for "unknown".
+    """
+    limits = [
+        getattr(getattr(model, "config", None), "max_position_embeddings", None),
+        getattr(tokenizer, "model_max_length", None),
+    ]
+    usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 10**7]
+    return min(usable) if usable else None

@@ -5,8 +5,10 @@ import pytest
 
 import ompo_envs
 from ompo_envs.lm import LMPolicy, SamplingParams
+from ompo_envs.lm.backends import TransformersBackend
+from ompo_envs.lm.prompting import context_length
 
-from .conftest import CONVERSATION
+from .conftest import CONVERSATION, RPS_PROMPT
 
 
 def _answers(policy, seed, k=8):
@@ -110,3 +112,35 @@ def test_shared_prefill_gives_the_same_answers(policy):
         a = shared.generate(conversations, params, seed=11)
         b = plain.generate(conversations, params, seed=11)
         assert [[c.text for c in row] for row in a] == [[c.text for c in row] for row in b]
+
+
+def test_truncate_prompts_keeps_the_last_tokens_that_fit(policy):
+    """Evaluation's backend cuts an over-long prompt on the left instead of refusing it."""
+    long = [{"role": "user", "content": "x7q " * 2000 + RPS_PROMPT}]
+    params = SamplingParams(num_samples=2, temperature=0.0, max_new_tokens=6)
+    full = policy.format.prompt_ids(long)
+    room = policy.format.context_length - params.max_new_tokens
+    assert len(full) > room
+    strict = TransformersBackend(policy.model, policy.format)
+    with pytest.raises(ValueError, match="context"):
+        strict.generate([long], params, seed=0)
+    backend = TransformersBackend(policy.model, policy.format, truncate_prompts=True)
+    (answers,) = backend.generate([long], params, seed=0)
+    assert len(answers) == 2 and backend.truncated_prompts == 1
+    assert backend.prompt_tokens == 2 * room  # K rows, each from the last `room` prompt tokens
+    backend.generate([CONVERSATION], params, seed=0)
+    assert backend.truncated_prompts == 1
+
+
+def test_context_length_is_the_smaller_known_limit(policy):
+    model, tokenizer = policy.model, policy.tokenizer
+    assert context_length(model, tokenizer) == model.config.max_position_embeddings == 1024
+    saved = tokenizer.model_max_length
+    try:
+        tokenizer.model_max_length = 512
+        assert context_length(model, tokenizer) == 512
+        tokenizer.model_max_length = int(1e30)  # transformers' "unknown"
+        assert context_length(model, tokenizer) == 1024
+        assert context_length(object(), tokenizer) is None
+    finally:
+        tokenizer.model_max_length = saved
