@@ -16,6 +16,7 @@ import gymnasium
 import numpy as np
 
 from ompo_envs.core import AGENTS, PreferenceGameEnv
+from ompo_envs.core.preference_game import _check_seed
 from ompo_envs.policies import MixturePolicy, Policy, PolicyFunction, as_policy, episode_policy
 from ompo_envs.tabular import TabularPolicy
 
@@ -100,21 +101,30 @@ class SingleAgentEnv(gymnasium.Env):
         else:
             self.observation_space = space
         self.action_space = inner.action_space(agent)
+        self._policy_shape = None if game is None else game.policy_shape
         if isinstance(opponent, np.ndarray | TabularPolicy):
-            if not self._tabular:
-                raise TypeError(
-                    "a policy table opponent needs a tabular env (Discrete observations); pass "
-                    "an object with sample(observation, info, rng) instead"
-                )
-            opponent = TabularPolicy(opponent)
-            if game is not None and opponent.shape != game.policy_shape:
-                raise ValueError(
-                    f"opponent table must have shape {game.policy_shape}, got {opponent.shape}"
-                )
+            opponent = self._check_table_opponent(TabularPolicy(opponent))
         opponent = as_policy(opponent, "opponent")
+        for component in getattr(opponent, "components", ()):  # a mixture: each one playable
+            self._check_table_opponent(as_policy(component, "a mixture opponent's component"))
         self.opponent = opponent
         self._episode_opponent: Any = None
         self._last: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
+
+    def _check_table_opponent(self, opponent: Any) -> Any:
+        """Refuse a table opponent for a non-tabular env or of another game's shape."""
+        if not isinstance(opponent, TabularPolicy):
+            return opponent
+        if not self._tabular:
+            raise TypeError(
+                "a policy table opponent needs a tabular env (Discrete observations); pass "
+                "an object with sample(observation, info, rng) instead"
+            )
+        if self._policy_shape is not None and opponent.shape != self._policy_shape:
+            raise ValueError(
+                f"opponent table must have shape {self._policy_shape}, got {opponent.shape}"
+            )
+        return opponent
 
     def _encode(self, observation: Any, info: Mapping[str, Any]) -> Any:
         if not self._tabular:
@@ -134,29 +144,60 @@ class SingleAgentEnv(gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset the game (seeded with ``seed`` too) and draw the opponent for this episode."""
-        super().reset(seed=seed)
-        inner_seed = seed if seed is not None else int(self.np_random.integers(2**63 - 1))
-        observations, infos = self.env.reset(seed=inner_seed, options=options)
-        self._episode_opponent = episode_policy(self.opponent, self.np_random)
+        """Reset the game (seeded with ``seed`` too) and draw the opponent for this episode.
+
+        Raises:
+            TypeError / ValueError: A bad seed or option (from the underlying env's ``reset``);
+                the wrapper, its random stream and the underlying env are left as they were.
+        """
+        seed = _check_seed(seed)
+        saved = self._save_random()
+        try:
+            super().reset(seed=seed)
+            inner_seed = seed if seed is not None else int(self.np_random.integers(2**63 - 1))
+            opponent = episode_policy(self.opponent, self.np_random)
+            observations, infos = self.env.reset(seed=inner_seed, options=options)
+        except BaseException:
+            self._restore_random(saved)
+            raise
+        self._episode_opponent = opponent
         self._last = (observations, infos)
         info = dict(infos[self.agent])
         return self._encode(observations[self.agent], info), info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        """Play the learner's ``action`` against the opponent's; return the learner's view."""
+        """Play the learner's ``action`` against the opponent's; return the learner's view.
+
+        The learner's action is checked (by the underlying env's rules: an integer in range for
+        a tabular game, no floats, booleans or strings) before the opponent's action is drawn;
+        a step that fails — a bad learner action, an opponent that raises or returns an invalid
+        action — leaves the wrapper, its random stream and the underlying env as they were.
+
+        Raises:
+            RuntimeError: Before the first ``reset()``, or after the episode ended.
+            TypeError / ValueError: An invalid action; nothing changes.
+        """
         if self._last is None:
             raise RuntimeError("step() called before reset(): call reset() first")
-        observations, infos = self._last
+        if not self.env.agents:
+            raise RuntimeError(
+                "step() called after the episode ended (terminated or truncated was True): "
+                "call reset() first"
+            )
         if isinstance(action, np.ndarray) and action.shape == ():
-            action = action.item()
-        if isinstance(self.action_space, gymnasium.spaces.Discrete):
-            action = np.int64(action)
-        joint = {
-            self.agent: action,
-            self.opponent_agent: self._opponent_action(observations, infos),
-        }
-        observations, rewards, terminations, truncations, infos = self.env.step(joint)
+            action = action[()]  # a 0-d array (what some RL libraries pass) as its scalar
+        self.env._check_action(self.agent, action)  # the env's own rules, before any draw
+        observations, infos = self._last
+        saved = self._save_random()
+        try:
+            joint = {
+                self.agent: action,
+                self.opponent_agent: self._opponent_action(observations, infos),
+            }
+            observations, rewards, terminations, truncations, infos = self.env.step(joint)
+        except BaseException:
+            self._restore_random(saved)
+            raise
         self._last = (observations, infos)
         info = dict(infos[self.agent])
         return (
@@ -167,12 +208,34 @@ class SingleAgentEnv(gymnasium.Env):
             info,
         )
 
+    def _save_random(self) -> tuple[Any, Any, Any]:
+        generator = self._np_random
+        state = None if generator is None else generator.bit_generator.state
+        return generator, self._np_random_seed, state
+
+    def _restore_random(self, saved: tuple[Any, Any, Any]) -> None:
+        generator, seed, state = saved
+        if generator is not None:
+            generator.bit_generator.state = state
+        self._np_random, self._np_random_seed = generator, seed
+
     def encode(self, init_index: int, h: int, state: int) -> np.ndarray:
         """The observation for row (s1 index, stage h (1-based), state) — to read a policy table.
 
         Raises:
-            TypeError: The env is not tabular.
+            TypeError: The env is not tabular, or an index is not an integer.
+            ValueError: An index is out of range.
         """
         if not self._tabular:
             raise TypeError("encode() is for tabular envs (Discrete observations)")
+        limits = {
+            "init_index": (init_index, 0, self._num_init - 1),
+            "h": (h, 1, self.env.horizon),
+            "state": (state, 0, self._num_states - 1),
+        }
+        for name, (value, low, high) in limits.items():
+            if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+                raise TypeError(f"{name} must be an integer, got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must lie in {low}..{high}, got {value}")
         return self._encode(state, {"init_index": init_index, "h": h})

@@ -102,6 +102,64 @@ def test_bad_arguments_raise_helpful_errors():
         SingleAgentEnv(rps, BIASED_RPS).step(0)
 
 
+def _trajectory(env, actions):
+    return [(obs.tolist(), *rest) for obs, *rest, _ in (env.step(a) for a in actions)]
+
+
+def test_rejected_steps_change_nothing_and_the_episode_end_is_an_error():
+    """Issue 13, finding 4: no truncation of 1.7 to 1, no opponent draw on a rejected step."""
+    game = _two_stage().unwrapped.game
+    env = SingleAgentEnv(_two_stage(), uniform_policy(game))
+    fresh = SingleAgentEnv(_two_stage(), uniform_policy(game))
+    env.reset(seed=5)
+    fresh.reset(seed=5)
+    for bad in (1.7, 1.0, np.float64(1.0), np.array(1.5), True, np.bool_(False), "1", None, 3, -1):
+        with pytest.raises((TypeError, ValueError), match="action"):
+            env.step(bad)
+    assert _trajectory(env, [np.array(2)]) == _trajectory(fresh, [2])  # a 0-d integer array
+    assert _trajectory(env, [1]) == _trajectory(fresh, [1])  # same draws: nothing was consumed
+    with pytest.raises(RuntimeError, match=r"episode ended.*reset"):
+        env.step(0)
+
+
+def test_an_opponent_that_fails_changes_nothing():
+    answers = iter([7, "rock", 0, 1])  # two invalid opponent actions, then valid ones
+
+    def opponent(observation, info, rng):
+        rng.random()  # consumes the wrapper's stream: must be rolled back on failure
+        return next(answers)
+
+    env = SingleAgentEnv(_two_stage(), opponent)
+    env.reset(seed=1)
+    before = (env.env.snapshot(), env.np_random.bit_generator.state)
+    for _ in range(2):
+        with pytest.raises((TypeError, ValueError), match="player_1"):
+            env.step(0)
+    assert (env.env.snapshot(), env.np_random.bit_generator.state) == before
+    fresh = SingleAgentEnv(_two_stage(), lambda o, i, rng: (rng.random(), [0, 1][i["h"] - 1])[1])
+    fresh.reset(seed=1)
+    assert _trajectory(env, [0, 1]) == _trajectory(fresh, [0, 1])
+
+
+def test_bad_opponents_and_bad_resets_are_refused():
+    rps = ompo_envs.make("RockPaperScissors-v0")
+    nan = BIASED_RPS.copy()
+    nan[0, 0, 0, 0] = np.nan
+    for table in (nan, BIASED_RPS.astype(str), BIASED_RPS + 0j, -BIASED_RPS):
+        with pytest.raises((TypeError, ValueError), match="table"):
+            SingleAgentEnv(rps, table)
+    env = SingleAgentEnv(rps, BIASED_RPS)
+    env.reset(seed=0)
+    before = (env.env.snapshot(), env.np_random.bit_generator.state)
+    for seed in (-1, 1.5, "0"):
+        with pytest.raises((TypeError, ValueError)):
+            env.reset(seed=seed)
+    assert (env.env.snapshot(), env.np_random.bit_generator.state) == before
+    for args in ((0, 0, 0), (0, 1, 5), (1, 1, 0), (0, 1.0, 0)):
+        with pytest.raises((TypeError, ValueError)):
+            env.encode(*args)
+
+
 def _ppo_greedy_table(env, game, total_timesteps):
     torch = pytest.importorskip("torch")
     sb3 = pytest.importorskip("stable_baselines3")
