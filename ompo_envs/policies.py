@@ -27,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ompo_envs.core.validation import probability_array, real_array
 from ompo_envs.tabular import TabularGame, TabularPolicy, policy_table
 from ompo_envs.tabular.policies import kl_divergence, normalise_logits
 
@@ -168,6 +169,7 @@ class MixturePolicy:
         weights: w_t ≥ 0, not all zero (default uniform); normalised to sum to 1.
 
     Raises:
+        TypeError: Weights that are not real numbers (strings, booleans, ...).
         ValueError: No component, or weights of the wrong length, negative, non-finite or all 0.
     """
 
@@ -179,17 +181,14 @@ class MixturePolicy:
         w = (
             np.full(len(components), 1.0 / len(components))
             if weights is None
-            else np.asarray(weights, dtype=np.float64)
+            else real_array(weights, "weights", shape=(len(components),))
         )
-        if (
-            w.shape != (len(components),)
-            or not np.all(np.isfinite(w))
-            or np.any(w < 0)
-            or w.sum() <= 0
-        ):
+        with np.errstate(over="ignore"):
+            total = w.sum()
+        if np.any(w < 0) or not 0 < total < np.inf:
             raise ValueError(
-                f"weights must be finite, non-negative, not all zero and one per component "
-                f"({len(components)}), got {np.asarray(weights).tolist()}"
+                f"weights must be non-negative, not all zero, with a finite sum; got "
+                f"{w.tolist()!r:.120}"
             )
         self.components = tuple(components)
         self.weights = w / w.sum()
@@ -347,10 +346,14 @@ class CandidateSetPolicy:
         Raises:
             KeyError: A row of ``q_hat`` was never met by this policy (never sampled or asked for
                 its candidates).
+            TypeError: A Q̂ or step size is not a real number.
             ValueError: A row's Q̂ misses a candidate or is not finite, or ``stage_beta`` is
                 too short for a row's stage.
+            FloatingPointError: The step overflows (β_h Q̂ too large); nothing is returned.
         """
-        stage_beta = np.asarray(stage_beta, dtype=np.float64)
+        stage_beta = real_array(stage_beta, "stage_beta")
+        if stage_beta.ndim != 1:
+            raise ValueError(f"stage_beta must be one step size per stage, got {stage_beta.shape}")
         rows = dict(self._rows)
         for key, values in q_hat.items():
             if key not in self._rows:
@@ -364,10 +367,15 @@ class CandidateSetPolicy:
             missing = [a for a in actions if a not in values]
             if missing:
                 raise ValueError(f"row {key!r} has no Q̂ for the candidates {missing}")
-            q = np.array([values[a] for a in actions], dtype=np.float64)
-            if not np.all(np.isfinite(q)):
-                raise ValueError(f"row {key!r} has a non-finite Q̂ {q.tolist()}")
-            rows[key] = (stage, actions, normalise_logits(log_p + stage_beta[stage] * q))
+            q = real_array([values[a] for a in actions], f"the Q̂ of row {key!r}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                logits = log_p + stage_beta[stage] * q
+            if not np.all(np.isfinite(logits) | (logits == -np.inf)) or np.all(logits == -np.inf):
+                raise FloatingPointError(
+                    f"the exponential-weights step overflowed at row {key!r} (β_h Q̂ = "
+                    f"{stage_beta[stage]:.3g} × {q.tolist()!r:.60}); lower the step size beta"
+                )
+            rows[key] = (stage, actions, normalise_logits(logits))
         new = CandidateSetPolicy.__new__(CandidateSetPolicy)
         new._candidates, new._initial, new._key = self._candidates, self._initial, self._key
         new._rows = rows
@@ -407,11 +415,7 @@ def _check_candidates(candidates: Any) -> tuple[Hashable, ...]:
 def _log_probabilities(probabilities: Sequence[float] | None, size: int) -> np.ndarray:
     if probabilities is None:
         return np.full(size, -np.log(size))
-    p = np.asarray(probabilities, dtype=np.float64)
-    if p.shape != (size,) or not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise ValueError(f"initial must be {size} non-negative probabilities, got {p.tolist()}")
-    if abs(p.sum() - 1.0) > 1e-8:
-        raise ValueError(f"initial probabilities must sum to 1, got {p.sum()}")
+    p = probability_array(probabilities, "initial", shape=(size,))
     with np.errstate(divide="ignore"):
         return normalise_logits(np.log(p))
 

@@ -32,8 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular.game import TabularGame
-from ompo_envs.tabular.policies import check_policy, kl_divergence, policy_from_occupancy
+from ompo_envs.core.validation import probability_array, real_array
+from ompo_envs.tabular.game import TabularGame, check_tabular_game
+from ompo_envs.tabular.policies import (
+    check_occupancy,
+    check_policy,
+    kl_divergence,
+    policy_from_occupancy,
+)
 
 #: A state value ν(h, Q_h) -> V_h: stage index h (0-based) and Q_h (n, S, A) to V_h (n, S).
 StateValue = Callable[[int, np.ndarray], np.ndarray]
@@ -63,7 +69,12 @@ def reward_against_occupancy(game: TabularGame, opponent_occupancy: np.ndarray) 
     """Return r_h^{π'}(s, a | s1) = w_h Σ_{s',a'} d'_h(s', a' | s1) r(s, a, s', a'), (n, H, S, A).
 
     One dense (S·A)×(S·A) matmul with n·H right-hand columns.
+
+    Raises:
+        TypeError: ``game`` is not a TabularGame, or the occupancy holds non-real values.
+        ValueError: The occupancy is not one of this game (:func:`check_occupancy`).
     """
+    opponent_occupancy = check_occupancy(game, opponent_occupancy, "opponent_occupancy")
     n, horizon, num_states, num_actions = opponent_occupancy.shape
     pairwise = game.reward.reshape(num_states * num_actions, num_states * num_actions)
     flat = opponent_occupancy.reshape(n * horizon, num_states * num_actions) @ pairwise.T
@@ -94,22 +105,27 @@ def backward_recursion(
         ``(Q, V)`` with shapes (n, H, S, A) and (n, H + 1, S).
 
     Raises:
-        ValueError: ``stage_reward`` does not have shape (n, H, S, A) for this game.
+        TypeError: ``game`` is not a TabularGame, or ``stage_reward`` holds non-real values.
+        ValueError: ``stage_reward`` does not have the shape (n_init, H, S, A) of this game's
+            policies, or has NaN or inf entries.
+        FloatingPointError: Q or V overflowed (rewards or a state value too large).
     """
-    stage_reward = np.asarray(stage_reward)
-    if stage_reward.ndim != 4 or stage_reward.shape[1:] != game.policy_shape[1:]:
-        raise ValueError(
-            f"stage_reward must have shape (n, H, S, A) with (H, S, A) = "
-            f"{game.policy_shape[1:]}, got {stage_reward.shape}"
-        )
+    game = check_tabular_game(game)
+    stage_reward = real_array(stage_reward, "stage_reward", shape=game.policy_shape)
     n, horizon, num_states, num_actions = stage_reward.shape
     kernel_t = game.transitions.reshape(num_states * num_actions, num_states).T
     q = np.empty_like(stage_reward)
     v = np.zeros((n, horizon + 1, num_states))
-    for h in range(horizon - 1, -1, -1):
-        continuation = (v[:, h + 1] @ kernel_t).reshape(n, num_states, num_actions)
-        q[:, h] = stage_reward[:, h] + continuation
-        v[:, h] = state_value(h, q[:, h])
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        for h in range(horizon - 1, -1, -1):
+            continuation = (v[:, h + 1] @ kernel_t).reshape(n, num_states, num_actions)
+            q[:, h] = stage_reward[:, h] + continuation
+            v[:, h] = state_value(h, q[:, h])
+    if not (np.all(np.isfinite(q)) and np.all(np.isfinite(v))):
+        raise FloatingPointError(
+            "the backward recursion produced NaN or inf (a reward, value or step size too "
+            "large for float64)"
+        )
     return q, v
 
 
@@ -167,11 +183,6 @@ def q_values(
         ``(Q, V)`` with shapes (n, H, S, A) and (n, H + 1, S).
     """
     policy = check_policy(game, policy)
-    if np.shape(stage_reward) != policy.shape:
-        raise ValueError(
-            f"stage_reward must have shape {policy.shape} (like the policy), "
-            f"got {np.shape(stage_reward)}"
-        )
     return backward_recursion(game, stage_reward, standard_value(policy))
 
 
@@ -235,7 +246,12 @@ def exploitability_from_occupancy(game: TabularGame, occupancy: np.ndarray) -> f
     The one exploitability computation (:func:`exploitability` and every exact solver's
     ``evaluate()`` call it). By antisymmetry ⟨ν1, V^{π,π}⟩ = ½ Σ_h w_h for every π; it is
     computed, not assumed. Cost: one pairwise contraction and one backward max pass.
+
+    Raises:
+        TypeError / ValueError: ``occupancy`` is not an occupancy of ``game``
+            (:func:`~ompo_envs.tabular.policies.check_occupancy`).
     """
+    occupancy = check_occupancy(game, occupancy)
     stage_reward = reward_against_occupancy(game, occupancy)
     self_value = occupancy_value(game, occupancy, stage_reward)
     _, best_value = optimal_q_values(game, stage_reward)
@@ -268,12 +284,18 @@ def mixture_policy(
         game: The game.
         policies: Tables or TabularPolicies.
         weights: w_t ≥ 0 summing to 1 (default uniform).
+
+    Raises:
+        TypeError: Weights that are not real numbers, or a policy that is not a table.
+        ValueError: No policy, or weights that are not one probability per policy.
     """
     if len(policies) == 0:
         raise ValueError("mixture_policy needs at least one policy")
-    w = np.full(len(policies), 1.0 / len(policies)) if weights is None else np.asarray(weights)
-    if w.shape != (len(policies),) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-9:
-        raise ValueError("weights must be non-negative, one per policy, and sum to 1")
+    w = (
+        np.full(len(policies), 1.0 / len(policies))
+        if weights is None
+        else probability_array(weights, "weights", shape=(len(policies),))
+    )
     occupancy = sum(wt * occupancy_measures(game, p) for wt, p in zip(w, policies, strict=True))
     return policy_from_occupancy(occupancy)
 
@@ -311,15 +333,28 @@ class OccupancyAverage:
     """
 
     def __init__(self, occupancy: np.ndarray, weight: float = 1.0) -> None:
+        occupancy = _check_measure(occupancy, None)
         _check_weight(weight)
-        self._sum = occupancy.copy() if weight == 1.0 else weight * occupancy
+        self._sum = occupancy if weight == 1.0 else weight * occupancy
         self._total = float(weight)
 
     def add(self, occupancy: np.ndarray, weight: float = 1.0) -> None:
-        """Include one more iterate's occupancy with weight ``weight`` > 0."""
+        """Include one more iterate's occupancy with weight ``weight`` > 0.
+
+        Raises:
+            TypeError / ValueError: A bad occupancy (shape, NaN, negative) or weight.
+            FloatingPointError: The weighted sum overflowed. In every case nothing changes.
+        """
+        occupancy = _check_measure(occupancy, self._sum.shape)
         _check_weight(weight)
-        self._sum = self._sum + (occupancy if weight == 1.0 else weight * occupancy)
-        self._total += float(weight)
+        with np.errstate(over="ignore"):
+            total = self._total + float(weight)
+            new_sum = self._sum + (occupancy if weight == 1.0 else weight * occupancy)
+        if not (np.isfinite(total) and np.all(np.isfinite(new_sum))):
+            raise FloatingPointError(
+                "the weighted sum of occupancies overflowed; lower the weights"
+            )
+        self._sum, self._total = new_sum, total
 
     @property
     def total_weight(self) -> float:
@@ -338,5 +373,15 @@ class OccupancyAverage:
 
 
 def _check_weight(weight: float) -> None:
-    if isinstance(weight, bool) or not np.isfinite(weight) or weight <= 0:
+    if real_array(weight, "an iterate's weight", shape=()) <= 0:
         raise ValueError(f"an iterate's weight must be finite and > 0, got {weight!r}")
+
+
+def _check_measure(occupancy: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
+    occupancy = real_array(occupancy, "occupancy", shape=shape)
+    if occupancy.ndim != 4 or np.any(occupancy < 0):
+        raise ValueError(
+            f"occupancy must be a non-negative array of shape (n_init, H, S, A), got shape "
+            f"{occupancy.shape} with minimum {occupancy.min(initial=0.0):.3g}"
+        )
+    return occupancy

@@ -134,3 +134,21 @@ class TabularGame:
     def policy_shape(self) -> tuple[int, int, int, int]:
         """(n_init, H, S, A), the shape of a tabular policy for this game."""
         return (self.num_initial_states, self.horizon, self.num_states, self.num_actions)
+
+
+def check_tabular_game(game: object, name: str = "game") -> TabularGame:
+    """Return ``game`` if it is a :class:`TabularGame`; else a ``TypeError`` saying what to pass.
+
+    The functions of :mod:`ompo_envs.tabular` compute on the model, not on an env: given a
+    tabular env (``ompo_envs.make("RandomGame-v0")``) the error says to pass its
+    ``env.unwrapped.game``.
+    """
+    if isinstance(game, TabularGame):
+        return game
+    inner = getattr(getattr(game, "unwrapped", game), "game", None)
+    hint = (
+        "; this is an env: pass its model, env.unwrapped.game"
+        if isinstance(inner, TabularGame)
+        else ""
+    )
+    raise TypeError(f"{name} must be a TabularGame{hint} (got {type(game).__name__})")

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ompo_envs.tabular.game import TabularGame
-
-_ROW_TOLERANCE = 1e-8
+from ompo_envs.core.validation import PROBABILITY_TOLERANCE, probability_array, real_array
+from ompo_envs.tabular.game import TabularGame, check_tabular_game
 
 
 def check_policy(game: TabularGame, policy: Any, name: str = "policy") -> np.ndarray:
@@ -28,10 +27,13 @@ def check_policy(game: TabularGame, policy: Any, name: str = "policy") -> np.nda
         name: How error messages call it.
 
     Raises:
-        TypeError: ``policy`` is neither a numpy array nor a :class:`TabularPolicy`.
+        TypeError: ``game`` is not a :class:`~ompo_envs.tabular.TabularGame` (an env: pass
+            ``env.unwrapped.game``), ``policy`` is neither a numpy array nor a
+            :class:`TabularPolicy`, or it holds something other than real numbers.
         ValueError: Wrong shape (expected ``game.policy_shape``), negative or non-finite
             entries, or a row π_h(·|s, s1) that does not sum to 1.
     """
+    game = check_tabular_game(game)
     if isinstance(policy, TabularPolicy):
         policy = policy.table
     if not isinstance(policy, np.ndarray):
@@ -43,16 +45,24 @@ def check_policy(game: TabularGame, policy: Any, name: str = "policy") -> np.nda
         raise ValueError(
             f"{name} must have shape (n_init, H, S, A) = {game.policy_shape}, got {policy.shape}"
         )
-    policy = np.asarray(policy, dtype=np.float64)
-    _check_rows(policy, name)
-    return policy
+    return probability_array(policy, name)
 
 
-def _check_rows(table: np.ndarray, name: str) -> None:
-    if not np.all(np.isfinite(table)) or np.any(table < 0):
-        raise ValueError(f"{name} must be finite and non-negative")
-    if np.max(np.abs(table.sum(axis=-1) - 1.0)) > _ROW_TOLERANCE:
-        raise ValueError(f"every {name}[i, h, s] must sum to 1 over actions")
+def check_occupancy(game: TabularGame, occupancy: Any, name: str = "occupancy") -> np.ndarray:
+    """Return ``occupancy`` as float64 after checking it is an occupancy measure of ``game``.
+
+    An occupancy d_h(s, a | s1) has the policy shape (n_init, H, S, A) and every (s1, h) slice
+    is a distribution over (s, a) (:func:`~ompo_envs.tabular.occupancy_measures` returns one).
+
+    Raises:
+        TypeError: Not an array of real numbers, or ``game`` is not a TabularGame.
+        ValueError: Wrong shape, NaN/inf or negative entries, or a slice not summing to 1.
+    """
+    game = check_tabular_game(game)
+    array = real_array(occupancy, name, shape=game.policy_shape)
+    n, horizon, num_states, num_actions = game.policy_shape
+    probability_array(array.reshape(n, horizon, num_states * num_actions), f"{name}[s1, h]")
+    return array
 
 
 def uniform_policy(game: TabularGame) -> np.ndarray:
@@ -65,14 +75,29 @@ def random_policy(game: TabularGame, rng: np.random.Generator) -> np.ndarray:
     return rng.dirichlet(np.ones(game.num_actions), size=game.policy_shape[:-1])
 
 
-def policy_from_occupancy(occupancy: np.ndarray, floor: float = 1e-300) -> np.ndarray:
+def policy_from_occupancy(occupancy: Any, floor: float = 1e-300) -> np.ndarray:
     """π_h(a|s) = d_h(s, a) / Σ_a d_h(s, a); uniform where d_h(s) ≤ ``floor`` (unreached states).
 
     Args:
-        occupancy: d, shape (n_init, H, S, A), non-negative.
-        floor: State mass below which the state counts as unreached.
+        occupancy: d, shape (n_init, H, S, A), non-negative (entries down to −1e-8 count as
+            rounding and are read as 0).
+        floor: State mass below which the state counts as unreached, >= 0.
+
+    Raises:
+        TypeError: ``occupancy`` is not an array of real numbers.
+        ValueError: Not 4-dimensional, NaN/inf or negative entries, or a bad ``floor``.
     """
-    occupancy = np.clip(np.asarray(occupancy, dtype=np.float64), 0.0, None)
+    occupancy = real_array(occupancy, "occupancy")
+    if occupancy.ndim != 4:
+        raise ValueError(f"occupancy must have shape (n_init, H, S, A), got {occupancy.shape}")
+    if np.any(occupancy < -PROBABILITY_TOLERANCE):
+        raise ValueError(
+            f"occupancy must be non-negative (it is a measure), got {occupancy.min():.6g}"
+        )
+    floor = float(real_array(floor, "floor", shape=()))
+    if floor < 0:
+        raise ValueError(f"floor must be >= 0, got {floor}")
+    occupancy = np.clip(occupancy, 0.0, None)
     state_mass = occupancy.sum(axis=-1, keepdims=True)
     num_actions = occupancy.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -125,8 +150,7 @@ class TabularPolicy:
             raise TypeError(f"table must be a numpy array, got {type(table).__name__}")
         if table.ndim != 4:
             raise ValueError(f"table must have shape (n_init, H, S, A), got shape {table.shape}")
-        table = np.asarray(table, dtype=np.float64)
-        _check_rows(table, "table")
+        table = probability_array(table, "table")
         with np.errstate(divide="ignore"):
             self._init_logits(np.log(table))
 
@@ -137,6 +161,8 @@ class TabularPolicy:
         Raises:
             ValueError: Not 4-dimensional, a NaN or +inf, or a row without a finite entry.
         """
+        if np.asarray(logits).dtype.kind not in "iuf":
+            raise TypeError(f"logits must hold real numbers, got dtype {np.asarray(logits).dtype}")
         logits = np.asarray(logits, dtype=np.float64)
         if logits.ndim != 4:
             raise ValueError(f"logits must have shape (n_init, H, S, A), got shape {logits.shape}")
@@ -251,11 +277,13 @@ class TabularPolicy:
             stage_beta: β_h for h = 1..H.
 
         Raises:
+            TypeError: ``stage_beta`` or a Q̂ is not a real number.
             ValueError: ``stage_beta`` has the wrong length, a row lacks an action, or a Q̂ is
                 not finite.
+            FloatingPointError: The step overflows (β_h Q̂ too large); nothing is returned.
         """
         num_actions = self._table.shape[-1]
-        stage_beta = np.asarray(stage_beta, dtype=np.float64)
+        stage_beta = real_array(stage_beta, "stage_beta")
         if stage_beta.shape != (self._table.shape[1],):
             raise ValueError(
                 f"stage_beta must have one step size per stage, shape ({self._table.shape[1]},), "
@@ -263,15 +291,21 @@ class TabularPolicy:
             )
         logits = self._logits.copy()
         for row, values in q_hat.items():
-            if len(values) != num_actions:
+            if len(values) != num_actions or any(a not in values for a in range(num_actions)):
                 raise ValueError(
                     f"row {row} has Q̂ for {len(values)} actions; a TabularPolicy needs all "
                     f"{num_actions}"
                 )
-            q = np.array([values[a] for a in range(num_actions)], dtype=np.float64)
-            if not np.all(np.isfinite(q)):
-                raise ValueError(f"row {row} has a non-finite Q̂ {q.tolist()}")
-            logits[row] = logits[row] + stage_beta[row[1]] * q
+            q = real_array([values[a] for a in range(num_actions)], f"the Q̂ of row {row}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                logits[row] = logits[row] + stage_beta[row[1]] * q
+            if not np.all(np.isfinite(logits[row]) | (logits[row] == -np.inf)) or np.all(
+                logits[row] == -np.inf
+            ):
+                raise FloatingPointError(
+                    f"the exponential-weights step overflowed at row {row} (β_h Q̂ = "
+                    f"{stage_beta[row[1]]:.3g} × {q.tolist()!r:.60}); lower the step size beta"
+                )
         return TabularPolicy.from_logits(logits)
 
     def kl_divergence(self, other: TabularPolicy, keys: Sequence[Hashable]) -> np.ndarray:

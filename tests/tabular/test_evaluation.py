@@ -204,3 +204,49 @@ def test_exploitability_matches_monte_carlo_through_the_env_api() -> None:
     estimate = br_returns.mean() - self_returns.mean()
     standard_error = np.sqrt(br_returns.var() / 3000 + self_returns.var() / 3000)
     assert abs(estimate - exploitability(game, pi)) <= 3 * standard_error
+
+
+def test_helpers_refuse_bad_numbers_instead_of_returning_garbage() -> None:
+    """Issue 13, finding 5: each of these returned a uniform policy, NaN or an AttributeError."""
+    from ompo_envs.tabular import (
+        OccupancyAverage,
+        optimal_q_values,
+        policy_from_occupancy,
+        reward_against_occupancy,
+    )
+
+    env = ompo_envs.make("RandomGame-v0", game_seed=1, num_states=4, num_actions=2, horizon=2)
+    game = env.unwrapped.game
+    pi = uniform_policy(game)
+    greedy = np.zeros(game.policy_shape)
+    greedy[..., 0] = 1.0
+    occupancy = occupancy_measures(game, pi)
+    reward = reward_against(game, pi)
+    nan_reward, nan_occupancy = reward.copy(), occupancy.copy()
+    nan_reward[0, 0, 0, 0] = nan_occupancy[0, 0, 0, 0] = np.nan
+    refusals = {
+        "weights": lambda: mixture_policy(game, [pi, greedy], [np.nan, np.nan]),
+        "weights'": lambda: mixture_policy(game, [pi, greedy], [np.nan, 1.0]),
+        "real numbers": lambda: mixture_policy(game, [pi, greedy], ["0.5", "0.5"]),
+        "occupancy must be finite": lambda: policy_from_occupancy(nan_occupancy),
+        "occupancy must be non-negative": lambda: policy_from_occupancy(-occupancy),
+        "stage_reward must be finite": lambda: q_values(game, pi, nan_reward),
+        "stage_reward must be finite'": lambda: optimal_q_values(game, nan_reward),
+        "stage_reward must have shape": lambda: optimal_q_values(game, reward[:, :1]),
+        "opponent_occupancy must be finite": lambda: reward_against_occupancy(game, nan_occupancy),
+        "opponent_occupancy must have shape": lambda: reward_against_occupancy(
+            game, occupancy[:, :1]
+        ),
+        "must sum to 1": lambda: reward_against_occupancy(game, 2 * occupancy),
+        "occupancy must be finite'": lambda: OccupancyAverage(nan_occupancy),
+        "policy must hold real numbers": lambda: exploitability(game, pi.astype(str)),
+    }
+    for message, call in refusals.items():
+        with pytest.raises((TypeError, ValueError), match=message.rstrip("'")):
+            call()
+    for function in (exploitability, best_response, occupancy_measures):
+        with pytest.raises(TypeError, match=r"env\.unwrapped\.game"):
+            function(env, pi)
+    with pytest.raises(FloatingPointError, match="NaN or inf"):
+        optimal_q_values(game, np.full(game.policy_shape, 1e308))  # H·1e308 overflows
+    assert exploitability(game, mixture_policy(game, [pi, greedy], [0.5, 0.5])) >= 0
