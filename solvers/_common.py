@@ -77,7 +77,13 @@ def check_fraction(name: str, value: object) -> None:
 
 
 def policy_from_logits(logits: np.ndarray) -> np.ndarray:
-    """π = exp(log π), renormalised against rounding."""
+    """π = exp(log π), renormalised against rounding.
+
+    Raises:
+        FloatingPointError: ``logits`` has NaN or +inf (an update overflowed).
+    """
+    if np.any(np.isnan(logits)) or np.any(logits == np.inf):
+        raise FloatingPointError("log-probabilities with NaN or +inf (a step overflowed)")
     policy = np.exp(normalise_logits(logits))
     return policy / policy.sum(axis=-1, keepdims=True)
 

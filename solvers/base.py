@@ -170,24 +170,35 @@ class ExactSolver(abc.ABC):
     def step(self) -> dict[str, float]:
         """Make one policy update π^t → π^{t+1}; return metrics (floats) of the update.
 
+        All or nothing: :meth:`_update` computes everything without changing the solver, the
+        result is checked, and only then committed.
+
         Raises:
-            FloatingPointError: The update produced a non-finite policy (e.g. a step size so
-                large that exp overflows); the solver is left as it was.
+            FloatingPointError: The update overflowed or produced a non-finite policy (e.g. a
+                step size so large that exp overflows); the solver is left as it was.
         """
-        new_policy, metrics, state = self._update()
+        t = self.iteration + 1
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                new_policy, metrics, state = self._update()
+        except FloatingPointError as error:
+            raise FloatingPointError(
+                f"{type(self).__name__} update {t} overflowed ({error}); the solver is "
+                "unchanged. Lower the step size (beta)."
+            ) from error
         if not np.all(np.isfinite(new_policy)):
             raise FloatingPointError(
-                f"{type(self).__name__} update {self.iteration + 1} produced a non-finite policy; "
+                f"{type(self).__name__} update {t} produced a non-finite policy; "
                 "the solver is unchanged. Lower the step size (beta)."
             )
         occupancy = occupancy_measures(self.game, new_policy)
+        self._average.add(occupancy, self.iterate_weight(t + 1))  # may refuse: nothing changed
         for name, value in state.items():
             setattr(self, name, value)
         self._policy = new_policy
         self._occupancy = occupancy
-        self._average.add(occupancy, self.iterate_weight(self.iteration + 2))
-        self.iteration += 1
-        return {"iteration": float(self.iteration), **metrics}
+        self.iteration = t
+        return {"iteration": float(t), **metrics}
 
     def evaluate(self) -> dict[str, float]:
         """Exploitability (§4.1) of the last and of the average iterate (exact; 2 contractions).

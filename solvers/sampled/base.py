@@ -141,8 +141,37 @@ class SampledSolver(abc.ABC):
         updated rows and actions) and ``kl_step``, the trajectory KL Σ_h KL(π^{t+1}_h ‖ π^t_h)
         along player_0's states in the update's root episodes, averaged over them (an unbiased
         estimate of the exact solvers' ``kl_step``; only with a policy that has
-        ``kl_divergence``). π^{t+1} is committed only once it is computed.
+        ``kl_divergence``).
+
+        All or nothing: π^{t+1} is committed only once it is computed, and a failed update
+        also rolls the sampler back (random streams, env copies, counters), so the solver is
+        exactly as it was: its next update is the one it would have made.
+
+        Raises:
+            FloatingPointError: The step overflowed (β too large); the solver is unchanged.
+            TypeError / ValueError / RuntimeError: From the env, the oracle or the policy (an
+                invalid action, a failing preference model); the solver is unchanged.
         """
+        saved = self.sampler.save_state()
+        try:
+            new, metrics = self._update()
+        except FloatingPointError as error:
+            self.sampler.restore_state(saved)
+            raise FloatingPointError(
+                f"{type(self).__name__} update {self.iteration + 1} overflowed ({error}); the "
+                "solver is unchanged. Lower the step size (beta)."
+            ) from error
+        except BaseException:
+            self.sampler.restore_state(saved)
+            raise
+        self._previous, self._current = self._current, new
+        self._iterates.append(new)
+        self._weights.append(self.iterate_weight(len(self._iterates)))
+        self.iteration += 1
+        return metrics
+
+    def _update(self) -> tuple[TrainablePolicy, dict[str, float]]:
+        """Compute π^{t+1} and the metrics of the update, changing only the sampler."""
         config = self.config
         steps_before = self.sampler.num_env_steps
         queries_before = self.sampler.num_preference_queries
@@ -161,11 +190,7 @@ class SampledSolver(abc.ABC):
             metrics["kl_step"] = _mean(
                 [float(np.sum(kl(self._current, k))) for k in episodes.visited]
             )
-        self._previous, self._current = self._current, new
-        self._iterates.append(new)
-        self._weights.append(self.iterate_weight(len(self._iterates)))
-        self.iteration += 1
-        return metrics
+        return new, metrics
 
     def evaluate(self) -> dict[str, float]:
         """Exact exploitability of the last and the average iterate, where a model exists.

@@ -150,6 +150,36 @@ class BranchingSampler:
         self.num_env_steps = 0
         self.num_preference_queries = 0
 
+    # ------------------------------------------------------------------ all-or-nothing use
+    def save_state(self) -> SamplerState:
+        """Everything a rollout can change: the random streams, the pool and the counters."""
+        pool = tuple(
+            (
+                env,
+                (env._episode, list(env.agents)),
+                (env._np_random, env._np_random_seed, env._np_random.bit_generator.state),
+            )
+            for env in self._pool
+        )
+        return SamplerState(
+            self.rng.bit_generator.state, pool, self.num_env_steps, self.num_preference_queries
+        )
+
+    def restore_state(self, saved: SamplerState) -> None:
+        """Undo every draw and count made since :meth:`save_state` (e.g. after a failed update).
+
+        The next rollouts are then exactly those the sampler would have made without the calls
+        in between. (Episodes are immutable values: an env's is restored by reference.)
+        """
+        self.rng.bit_generator.state = saved.rng_state
+        self._pool = [env for env, *_ in saved.pool]
+        for env, (episode, agents), (generator, seed, state) in saved.pool:
+            generator.bit_generator.state = state
+            env._np_random, env._np_random_seed = generator, seed
+            env._episode, env.agents = episode, agents
+        self.num_env_steps = saved.num_env_steps
+        self.num_preference_queries = saved.num_preference_queries
+
     # ------------------------------------------------------------------ env copies
     def _envs(self, n: int) -> list[PreferenceGameEnv]:
         while len(self._pool) < n:
@@ -341,6 +371,16 @@ class BranchingSampler:
             out.append(returns[offset : offset + size].reshape(len(request.actions), num))
             offset += size
         return out
+
+
+@dataclass(frozen=True)
+class SamplerState:
+    """What :meth:`BranchingSampler.save_state` saves (opaque to callers)."""
+
+    rng_state: dict[str, Any]
+    pool: tuple[tuple[PreferenceGameEnv, tuple[Any, list[str]], tuple[Any, Any, Any]], ...]
+    num_env_steps: int
+    num_preference_queries: int
 
 
 @dataclass(frozen=True)
