@@ -41,9 +41,11 @@ ChatFunction = Callable[[list[dict[str, str]]], str]
 
 # A number token is read whole (digits, decimals, exponent) so that "1e9" is 1e9, never 1.
 _NUMBER = r"([+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?!\w|\.\d)"
+# Linear time: no two adjacent quantifiers can match the same characters (each optional part
+# starts with a character the whitespace before it cannot match), so nothing backtracks.
 _RATING_PATTERNS = (
     re.compile(r"\[\[\s*" + _NUMBER + r"\s*\]\]"),
-    re.compile(r"rating\s*[:=]?\s*\[{0,2}\s*" + _NUMBER, re.IGNORECASE),
+    re.compile(r"rating\s*(?:[:=]\s*)?(?:\[{1,2}\s*)?" + _NUMBER, re.IGNORECASE),
 )
 
 

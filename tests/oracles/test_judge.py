@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -157,6 +159,23 @@ def test_finding7_exponent_is_not_a_rating():
         with pytest.raises(OracleError, match="outside 1–10"):
             parse_rating(reply)
     assert parse_rating("Rating: 1e0") == 1.0
+
+
+def test_rating_parser_takes_linear_time():
+    """'Rating' + n spaces backtracked in cubic time: 400 spaces took 4.3 s, 800 took 32 s."""
+    worst = [
+        "Rating" + " " * 400 + "x",
+        "Rating" + " " * 16_384 + "x",
+        "Rating:" + " " * 16_384 + "[[" + " " * 16_384 + "x",
+        "[[" + " " * 16_384 + "7" + " " * 16_384 + "x",
+        "Rating " + "1" * 16_384 + "x",
+    ]
+    for reply in worst:
+        start = time.perf_counter()
+        with pytest.raises(OracleError, match="could not parse"):
+            parse_rating(reply)
+        assert time.perf_counter() - start < 1.0, reply[:12]
+    assert parse_rating("Rating : [[ 7 ]]") == parse_rating("rating=[7") == 7.0
 
 
 @pytest.mark.parametrize("size", [-1, 1.5, True, "8"])
