@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ompo_envs.tabular.evaluation import exploitability
-from ompo_envs.tabular.game import TabularGame
+from ompo_envs.tabular.game import TabularGame, check_tabular_game
 from ompo_envs.tabular.interior_point import solve_start
 from ompo_envs.tabular.policies import policy_from_occupancy
 from ompo_envs.tabular.reachability import reachable_states
@@ -166,10 +166,12 @@ def nash_equilibrium(
             own tolerances).
 
     Raises:
+        TypeError: ``game`` is not a TabularGame (an env: pass ``env.unwrapped.game``).
         ValueError: Unknown ``method`` or a ``tolerance`` that is not positive.
         RuntimeError: The solver failed (the LP's status, or the interior-point method stopped
             above ``tolerance``, e.g. for numerical reasons; ``method="lp"`` is the fallback).
     """
+    game = check_tabular_game(game)
     if method not in ("auto", "lp", "interior-point"):
         raise ValueError(f"method must be 'auto', 'lp' or 'interior-point', got {method!r}")
     if not (isinstance(tolerance, int | float) and np.isfinite(tolerance) and tolerance > 0):

@@ -67,11 +67,15 @@ def check_occupancy(game: TabularGame, occupancy: Any, name: str = "occupancy") 
 
 def uniform_policy(game: TabularGame) -> np.ndarray:
     """π_h(a|s, s1) = 1/A everywhere."""
+    game = check_tabular_game(game)
     return np.full(game.policy_shape, 1.0 / game.num_actions)
 
 
 def random_policy(game: TabularGame, rng: np.random.Generator) -> np.ndarray:
-    """A policy with each row drawn from the flat Dirichlet distribution."""
+    """A policy with each row drawn from the flat Dirichlet distribution (with ``rng``)."""
+    game = check_tabular_game(game)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
     return rng.dirichlet(np.ones(game.num_actions), size=game.policy_shape[:-1])
 
 

@@ -247,6 +247,9 @@ def test_helpers_refuse_bad_numbers_instead_of_returning_garbage() -> None:
     for function in (exploitability, best_response, occupancy_measures):
         with pytest.raises(TypeError, match=r"env\.unwrapped\.game"):
             function(env, pi)
+    for function in (uniform_policy, nash_equilibrium):
+        with pytest.raises(TypeError, match=r"env\.unwrapped\.game"):
+            function(env)
     with pytest.raises(FloatingPointError, match="NaN or inf"):
         optimal_q_values(game, np.full(game.policy_shape, 1e308))  # H·1e308 overflows
     assert exploitability(game, mixture_policy(game, [pi, greedy], [0.5, 0.5])) >= 0
