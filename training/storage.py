@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import numbers
 import os
 import shutil
 import uuid
@@ -206,16 +207,33 @@ class AnswerLog:
         return value
 
     def put_many(self, items: list[tuple[str, float]]) -> None:
-        """Append answers and make them durable before returning."""
-        lines = []
-        for key, value in items:
-            digest = self.digest(key)
-            self._answers[digest] = float(value)
-            lines.append(json.dumps({"k": digest, "p": float(value)}) + "\n")
-        self._handle.write("".join(lines))
+        """Append answers and make them durable before returning.
+
+        All or nothing: every item is checked (a string key, a probability in [0, 1]) before any
+        is kept, in memory or on disk.
+
+        Raises:
+            TypeError: A key that is not a string, or a value that is not a real number.
+            ValueError: A value that is NaN or outside [0, 1].
+        """
+        checked = []
+        for i, (key, value) in enumerate(items):
+            if not isinstance(key, str):
+                raise TypeError(f"items[{i}]: the key must be a str, got {type(key).__name__}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(
+                    f"items[{i}]: the answer must be a real number, got {type(value).__name__}"
+                )
+            if not 0.0 <= float(value) <= 1.0:  # also refuses NaN
+                raise ValueError(
+                    f"items[{i}]: the answer must be a probability in [0, 1], got {value!r}"
+                )
+            checked.append((self.digest(key), float(value)))
+        self._handle.write("".join(json.dumps({"k": k, "p": p}) + "\n" for k, p in checked))
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self.writes += len(items)
+        self._answers.update(checked)
+        self.writes += len(checked)
 
     def close(self) -> None:
         """Close the log file."""
