@@ -26,9 +26,10 @@ Metrics split the iteration's wall time into ``time_generation`` (sampling answe
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -223,8 +224,55 @@ class LMSolver(abc.ABC):
         self._iteration_start = time.perf_counter()
 
     @abc.abstractmethod
-    def generate(self) -> Any:
-        """Stage 1: roll out π^t through the env API; return the rollouts."""
+    def generate(
+        self, roots: Sequence[int] | None = None, *, rng: np.random.Generator | None = None
+    ) -> Any:
+        """Stage 1: roll out π^t through the env API; return the rollouts.
+
+        Args:
+            roots: Which root episodes to play (indices in 0..num_prompts−1; default all). A
+                runner that shards or resumes generation plays a subset per call and joins the
+                parts with the rollouts' ``concatenate``.
+            rng: Draw this call's samples from ``rng`` (:meth:`random_source`) instead of the
+                solver's own stream, so a part is the same whenever and wherever it is redone.
+        """
+
+    @contextlib.contextmanager
+    def random_source(self, rng: np.random.Generator | None) -> Iterator[None]:
+        """Draw every sample inside the block (env seeds, answers, continuations) from ``rng``.
+
+        The solver's own generator is untouched and used again after the block; ``None`` keeps
+        it inside the block too. A resumable runner wraps each stage in a generator derived from
+        the stage's position (``with solver.random_source(rng): solver.judge(rollouts)``).
+
+        Raises:
+            TypeError: ``rng`` is not a ``numpy.random.Generator``.
+        """
+        if rng is None:
+            yield
+            return
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator or None, got {type(rng).__name__}")
+        saved = self.rng, self.sampler
+        self.rng, self.sampler = rng, BranchingSampler(self.env, rng)
+        try:
+            yield
+        finally:
+            self.rng, self.sampler = saved
+
+    def _root_indices(self, roots: Sequence[int] | None) -> list[int]:
+        """``roots`` checked against ``num_prompts`` (default: every root)."""
+        n = self.config.num_prompts
+        if roots is None:
+            return list(range(n))
+        out = list(roots)
+        bad = [r for r in out if isinstance(r, bool) or not isinstance(r, int | np.integer)]
+        bad += [r for r in out if r not in bad and not 0 <= r < n]
+        if bad or len(set(out)) != len(out):
+            raise ValueError(
+                f"roots must be distinct integers in 0..{n - 1} (num_prompts = {n}), got {out}"
+            )
+        return [int(r) for r in out]
 
     @abc.abstractmethod
     def judge(self, rollouts: Any) -> list[Record]:

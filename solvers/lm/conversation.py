@@ -19,8 +19,10 @@ in the reasoning games, are not supported here; use the step-level solvers there
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from ompo_envs.lm.prompting import messages_key
 from solvers.lm.base import LMSolver
@@ -37,11 +39,19 @@ class ConversationRollouts:
 
     Attributes:
         groups: K complete conversations per prompt (all from that prompt's s1).
-        roots: Each prompt's stage-1 point.
+        roots: Each prompt's stage-1 point, by root index.
     """
 
     groups: list[list[Trajectory]]
-    roots: list[SavedPoint]
+    roots: dict[int, SavedPoint]
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[ConversationRollouts]) -> ConversationRollouts:
+        """Join the rollouts of disjoint root subsets (``generate(roots=...)``), in order."""
+        return cls(
+            groups=[g for part in parts for g in part.groups],
+            roots={r: p for part in parts for r, p in part.roots.items()},
+        )
 
 
 def conversation_key(trajectory: Trajectory) -> Hashable:
@@ -59,30 +69,39 @@ def response_of(trajectory: Trajectory) -> Response:
 class ConversationSolver(LMSolver):
     """Shared generation and win rates of SPPO and DPO (module docstring)."""
 
-    def generate(self) -> ConversationRollouts:
-        """K conversations of π^t from each of ``num_prompts`` initial states."""
-        n, k = self.config.num_prompts, self.config.num_samples
-        current = self._recording(self._policy)
-        trajectories, roots = record_trajectories(
-            self.sampler, [None] * n, range(n), current, current, self.clock
-        )
-        extra = (k + 1) // 2 - 1
-        if extra:
-            starts = [roots[r] for r in range(n) for _ in range(extra)]
-            more, _ = record_trajectories(
-                self.sampler,
-                starts,
-                [r for r in range(n) for _ in range(extra)],
-                current,
-                current,
-                self.clock,
+    def generate(
+        self, roots: Sequence[int] | None = None, *, rng: np.random.Generator | None = None
+    ) -> ConversationRollouts:
+        """K conversations of π^t from each of ``num_prompts`` initial states.
+
+        ``roots`` / ``rng``: a subset of the prompts, drawn from ``rng``
+        (:meth:`LMSolver.generate`).
+        """
+        indices = self._root_indices(roots)
+        n, k = len(indices), self.config.num_samples
+        with self.random_source(rng):
+            current = self._recording(self._policy)
+            trajectories, points = record_trajectories(
+                self.sampler, [None] * n, indices, current, current, self.clock
             )
-            trajectories += more
+            extra = (k + 1) // 2 - 1
+            if extra:
+                more, _ = record_trajectories(
+                    self.sampler,
+                    [points[i] for i in range(n) for _ in range(extra)],
+                    [indices[i] for i in range(n) for _ in range(extra)],
+                    current,
+                    current,
+                    self.clock,
+                )
+                trajectories += more
+        position = {root: i for i, root in enumerate(indices)}
         groups: list[list[Trajectory]] = [[] for _ in range(n)]
         for trajectory in trajectories:
-            if len(groups[trajectory.root]) < k:
-                groups[trajectory.root].append(trajectory)
-        return ConversationRollouts(groups=groups, roots=roots)
+            group = groups[position[trajectory.root]]
+            if len(group) < k:
+                group.append(trajectory)
+        return ConversationRollouts(groups=groups, roots=dict(zip(indices, points, strict=True)))
 
     def win_rates(self, rollouts: ConversationRollouts) -> dict[Hashable, float]:
         """P̂(y ≻ π^t) of every distinct conversation, pooled over prompts with the same s1."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,11 +67,19 @@ class StepRollouts:
 
     Attributes:
         groups: K answers at every stage of every root's player_0 trajectory.
-        roots: Each root episode's stage-1 point (its s1).
+        roots: Each root episode's stage-1 point (its s1), by root index.
     """
 
     groups: list[StepGroup]
-    roots: list[SavedPoint]
+    roots: dict[int, SavedPoint]
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[StepRollouts]) -> StepRollouts:
+        """Join the rollouts of disjoint root subsets (``generate(roots=...)``), in order."""
+        return cls(
+            groups=[g for part in parts for g in part.groups],
+            roots={r: p for part in parts for r, p in part.roots.items()},
+        )
 
 
 @dataclass
@@ -102,22 +110,29 @@ class StepLevelSolver(LMSolver):
     config_class = StepLevelConfig
     config: StepLevelConfig
 
-    def generate(self) -> StepRollouts:
-        """Root episodes of (π^t, π^t), then K answers at every player_0 state (one call)."""
-        current = self._recording(self._policy)
-        n = self.config.num_prompts
-        trajectories, roots = record_trajectories(
-            self.sampler, [None] * n, range(n), current, current, self.clock
-        )
-        states = [
-            (at, trajectory.root)
-            for trajectory in trajectories[0::2]  # player_0's trajectory of every root
-            for at, _ in trajectory.steps
-        ]
-        groups = sample_step_groups(
-            self._policy, states, self.config.num_samples, self.rng, self.clock
-        )
-        return StepRollouts(groups=groups, roots=roots)
+    def generate(
+        self, roots: Sequence[int] | None = None, *, rng: np.random.Generator | None = None
+    ) -> StepRollouts:
+        """Root episodes of (π^t, π^t), then K answers at every player_0 state (one call).
+
+        ``roots`` / ``rng``: a subset of the root episodes, drawn from ``rng``
+        (:meth:`LMSolver.generate`).
+        """
+        indices = self._root_indices(roots)
+        with self.random_source(rng):
+            current = self._recording(self._policy)
+            trajectories, points = record_trajectories(
+                self.sampler, [None] * len(indices), indices, current, current, self.clock
+            )
+            states = [
+                (at, trajectory.root)
+                for trajectory in trajectories[0::2]  # player_0's trajectory of every root
+                for at, _ in trajectory.steps
+            ]
+            groups = sample_step_groups(
+                self._policy, states, self.config.num_samples, self.rng, self.clock
+            )
+        return StepRollouts(groups=groups, roots=dict(zip(indices, points, strict=True)))
 
     # ------------------------------------------------------------------ estimation
     def pooled(self, groups: list[StepGroup]) -> dict[Hashable, StateSample]:
@@ -186,7 +201,7 @@ class StepLevelSolver(LMSolver):
     def continuation_values(
         self,
         samples: dict[Hashable, StateSample],
-        roots: list[SavedPoint],
+        roots: dict[int, SavedPoint],
         opponent: Any,
         *,
         previous: bool = False,
