@@ -337,6 +337,44 @@ class LMSolver(abc.ABC):
             **timings,
         }
 
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        """Return what carries the run to another process, as JSON-ready data.
+
+        The iteration counter, the states of the solver's generators and whatever an iteration
+        hands to the next (OMPO: the answers π^{t−1} gave, :meth:`LMOMPO.state_dict`). The policy
+        is not in it (save it with ``policy.save``). A resumed solver continues the generator
+        where it stood, but its env copies are new (creating them draws seeds), so its samples
+        equal an uninterrupted solver's only in stages run under :meth:`random_source`, as a
+        resumable runner runs them.
+        """
+        return {
+            "iteration": self.iteration,
+            "rng": self.rng.bit_generator.state,
+            "eval_rng": self._eval_rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`'s output (into a solver built with the same config).
+
+        Raises:
+            ValueError: ``state`` is not such a dict (a key is missing or of the wrong kind).
+        """
+        try:
+            iteration = state["iteration"]
+            if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
+                raise ValueError(f"iteration must be an integer >= 0, got {iteration!r}")
+            rng, eval_rng = np.random.default_rng(), np.random.default_rng()
+            rng.bit_generator.state = state["rng"]
+            eval_rng.bit_generator.state = state["eval_rng"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"not a state of {type(self).__name__} (from state_dict()): {error!r}"
+            ) from error
+        self.iteration = iteration
+        self.rng.bit_generator.state = rng.bit_generator.state
+        self._eval_rng.bit_generator.state = eval_rng.bit_generator.state
+
     # ------------------------------------------------------------------ helpers
     def _commit(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Make what the judge stage prepared for the next iteration current (default: nothing)."""

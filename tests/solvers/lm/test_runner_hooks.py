@@ -64,3 +64,27 @@ def test_root_subsets_are_checked():
     with pytest.raises(TypeError, match="numpy Generator"):
         solver.generate([1], rng=3)
     assert isinstance(_solver(LMSPPO).generate([1]), ConversationRollouts)
+
+
+def test_state_round_trips_through_json_and_continues_the_run():
+    import json
+
+    first = _solver(LMOMPO)
+    first.finish_iteration(first.train([]) | {})  # no records: only the counter moves
+    first.judge(first.generate())
+    first.finish_iteration({})
+    state = json.loads(json.dumps(first.state_dict()))
+    assert state["iteration"] == 2 and state["stored"]
+    resumed = _solver(LMOMPO, seed=99)
+    resumed.load_state_dict(state)
+    assert resumed.iteration == 2
+    records = [
+        records_to_json(s.judge(s.generate(rng=np.random.default_rng(4)))) for s in (first, resumed)
+    ]
+    assert records[0] == records[1]  # same stored answers of π^{t−1}
+    assert first.rng.bit_generator.state == resumed.rng.bit_generator.state
+    assert resumed.stage_metrics["optimism_coverage"] > 0
+    with pytest.raises(ValueError, match="not a state of LMOMPO"):
+        resumed.load_state_dict({"iteration": 1})
+    with pytest.raises(ValueError, match="not a state of LMMPO"):
+        _solver(LMMPO).load_state_dict({"iteration": -1, "rng": {}, "eval_rng": {}})
