@@ -305,7 +305,7 @@ class LMSolver(abc.ABC):
             metrics.update(
                 optimize(
                     records,
-                    self._loss,
+                    self.loss,
                     optimizer,
                     scheduler,
                     config,
@@ -382,17 +382,30 @@ class LMSolver(abc.ABC):
     def _recording(self, policy: Any) -> RecordingPolicy:
         return RecordingPolicy(policy, self.clock)
 
-    def _loss(self, batch: Sequence[Record]) -> Any:
+    def loss(self, records: Sequence[Record], *, model: Any = None) -> Any:
+        """Return the method's loss of each record, a tensor of shape (len(records),).
+
+        The squared log-ratio regression of a :class:`RegressionRecord`, the DPO loss of a
+        :class:`PairRecord` (:mod:`solvers.lm.losses`), from log π^t stored in the records
+        (:meth:`score`). Unweighted: a runner takes the weighted mean (``record.weight``), as
+        :meth:`train` does. Differentiable under grad mode.
+
+        Args:
+            records: Scored records, all of one kind (a batch of one method's records).
+            model: Run the forward pass through this module instead of the policy's own: the
+                same module wrapped for distributed training (DDP, FSDP, DeepSpeed).
+        """
         import torch
 
+        batch = list(records)
         if isinstance(batch[0], RegressionRecord):
-            logp = response_logprobs(self._policy, [r.response for r in batch])
+            logp = response_logprobs(self._policy, [r.response for r in batch], model=model)
             ref = torch.tensor([r.ref_logprob for r in batch], dtype=logp.dtype, device=logp.device)
             target = torch.tensor([r.target for r in batch], dtype=logp.dtype, device=logp.device)
             return regression_loss(logp, ref, target)
         pairs = [r for r in batch if isinstance(r, PairRecord)]
         logp = response_logprobs(
-            self._policy, [r.chosen for r in pairs] + [r.rejected for r in pairs]
+            self._policy, [r.chosen for r in pairs] + [r.rejected for r in pairs], model=model
         )
         n = len(pairs)
         ref = torch.tensor(

@@ -93,11 +93,12 @@ class PairRecord:
 Record = RegressionRecord | PairRecord
 
 
-def response_logprobs(policy: Any, responses: Sequence[Response]) -> Any:
+def response_logprobs(policy: Any, responses: Sequence[Response], *, model: Any = None) -> Any:
     """Return log π(response) = Σ_segments log π(answer | messages), a tensor of shape (n,).
 
     Each distinct segment is scored once (one batched :meth:`LMPolicy.log_probs` call);
-    differentiable under grad mode.
+    differentiable under grad mode. ``model``: the forward pass goes through this (wrapped)
+    module, as in :meth:`LMPolicy.log_probs`.
     """
     import torch
 
@@ -111,7 +112,11 @@ def response_logprobs(policy: Any, responses: Sequence[Response]) -> Any:
             columns.append(index.setdefault(segment, len(index)))
             owner.append(row)
     segments = list(index)
-    values = policy.log_probs([s.messages for s in segments], [s.answer for s in segments])
+    messages, answers = [s.messages for s in segments], [s.answer for s in segments]
+    if model is None:
+        values = policy.log_probs(messages, answers)
+    else:
+        values = policy.log_probs(messages, answers, model=model)
     gathered = values[torch.tensor(columns, device=values.device)]
     out = torch.zeros(len(responses), dtype=values.dtype, device=values.device)
     return out.index_add(0, torch.tensor(owner, device=values.device), gathered)

@@ -88,3 +88,37 @@ def test_state_round_trips_through_json_and_continues_the_run():
         resumed.load_state_dict({"iteration": 1})
     with pytest.raises(ValueError, match="not a state of LMMPO"):
         _solver(LMMPO).load_state_dict({"iteration": -1, "rng": {}, "eval_rng": {}})
+
+
+class _Counting:
+    """A stand-in for an accelerate-wrapped module: forwards to the policy's, counting calls."""
+
+    def __init__(self, module):
+        self.module, self.calls = module, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.module(*args, **kwargs)
+
+
+@pytest.mark.parametrize("cls", [LMMPO, LMStepDPO], ids=lambda c: c.__name__)
+def test_loss_through_an_explicit_module(cls, rps_policy):
+    import ompo_envs
+
+    env = ompo_envs.make("TextRockPaperScissors-v0")
+    solver = cls(env, policy=rps_policy, beta=1.0, num_prompts=4, num_samples=4, seed=0)
+    records = solver.score(solver.judge(solver.generate()))
+    assert records
+    own = solver.loss(records)
+    wrapped = _Counting(rps_policy.model)
+    through = solver.loss(records, model=wrapped)
+    assert wrapped.calls > 0 and through.shape == (len(records),)
+    assert torch_allclose(own, through)
+    through.sum().backward()
+    assert any(p.grad is not None for p in rps_policy.model.parameters())
+
+
+def torch_allclose(a, b):
+    import torch
+
+    return torch.allclose(a.detach(), b.detach())
