@@ -9,7 +9,7 @@ Prepared for a GPU machine (no hub access needed)::
 
 It runs ``ompo-train`` in this process with ``configs/mtbench101-ompo.toml``'s settings (K = 5,
 one-step estimator, bf16, gradient checkpointing) for **one** iteration on ``--episodes``
-dialogues, with the method ``--method`` (``best-of-k-sft`` until issue 9's solvers land). Without
+dialogues, with the method ``--method`` (default OMPO, :mod:`solvers.lm`). Without
 ``--model`` it builds a randomly initialised Llama with Qwen2-1.5B's shapes (hidden 1,536, MLP
 8,960, 28 layers, 12 heads, 2 KV heads) and a byte-level BPE tokenizer trained on MT-Bench-101's
 own text — random weights never emit EOS, so every answer has ``max_new_tokens`` tokens: the
@@ -35,6 +35,8 @@ import json
 import platform
 import tempfile
 from pathlib import Path
+
+from training.config import METHODS
 
 SHAPES = {
     "qwen2-1.5b": dict(
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", help="a local model folder (default: a random 1.5B Llama)")
     parser.add_argument("--shape", choices=sorted(SHAPES), default="qwen2-1.5b")
     parser.add_argument("--vocab-size", type=int, default=32000)
-    parser.add_argument("--method", default="best-of-k-sft")
+    parser.add_argument("--method", default="ompo", choices=METHODS)
     parser.add_argument("--oracle", choices=("embedding", "pairrm"), default="embedding")
     parser.add_argument("--oracle-path", default="")
     parser.add_argument("--episodes", type=int, default=16)
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
         "stages": stages,
         "totals": {
             "seconds": round(sum(s["seconds"] for s in stages.values()), 3),
-            "oracle_pairs": iterations[0]["oracle_pairs"],
+            "oracle_pairs": iterations[0]["preference_queries"],
             "train_steps": iterations[0]["train_steps"],
         },
     }

@@ -42,8 +42,8 @@ __all__ = [
     "load_config",
 ]
 
-#: The LM methods of the paper (issue 9's ``solvers/lm``) and the interim supervised method.
-METHODS = ("ompo", "mpo", "sppo", "dpo", "step-dpo", "best-of-k-sft")
+#: The paper's LM methods (:mod:`solvers.lm`, mapped in :mod:`training.methods`).
+METHODS = ("ompo", "mpo", "sppo", "dpo", "step-dpo")
 
 
 class ConfigError(ValueError):
@@ -114,9 +114,9 @@ class EnvConfig:
     """Keyword arguments of ``ompo_envs.make`` besides the oracle (``tasks``, ``context``,
     ``reward_mode``, ...)."""
     episodes_per_iteration: int = field(default=8, metadata={"min": 1})
-    """Initial states s1 drawn per iteration (each played to the end)."""
-    reset_options: tuple[dict[str, Any], ...] = ()
-    """``reset`` options, cycled over the episodes (e.g. ``[{dialogue_id = 1}, ...]``)."""
+    """Root episodes per iteration (initial states s1 ~ ν1, each played to the end): the
+    solver's ``num_prompts``. Restrict which s1 can be drawn with the env's own options (e.g.
+    ``options = { tasks = ["CM"] }`` for MT-Bench-101)."""
 
 
 @dataclass(frozen=True)
@@ -141,19 +141,22 @@ class OracleConfig:
 
 @dataclass(frozen=True)
 class SolverConfig:
-    """``[solver]``: the method and its sample sizes."""
+    """``[solver]``: the method and its sample sizes (see :mod:`training.methods`)."""
 
-    method: Literal["ompo", "mpo", "sppo", "dpo", "step-dpo", "best-of-k-sft"] = "ompo"
-    """The LM method (issue 9's ``solvers.lm``) or the interim ``best-of-k-sft``."""
+    method: Literal["ompo", "mpo", "sppo", "dpo", "step-dpo"] = "ompo"
+    """The LM method of :mod:`solvers.lm`: OMPO (Alg. 2), MPO (Alg. 4), iterative SPPO, iterative
+    DPO, Step-DPO."""
     num_answers: int = field(default=5, metadata={"min": 2})
-    """K, answers sampled at every state (the paper: 5)."""
+    """K, answers sampled at every state (OMPO, MPO, Step-DPO) or conversations per prompt
+    (SPPO, DPO); the paper: 5."""
     beta: float = field(default=0.1, metadata=_positive())
-    """The method's KL-regularisation strength β."""
-    estimator: Literal["one-step", "rollout"] = "one-step"
-    """Q̂ from the one-step preference among the K answers (the paper on MT-Bench) or from
-    continuations rolled out to the horizon (Eq. 2 / Eq. 4)."""
+    """β: the regression methods' step size (target β (Q̂ − c)), SPPO's η, DPO's β."""
+    estimator: Literal["one_step", "trajectory"] = "one_step"
+    """Q̂ of the step-level methods: the one-step win rate among the K answers (the paper on
+    MT-Bench) or continuations to the horizon (Eq. 2 / Eq. 4)."""
     options: dict[str, Any] = field(default_factory=dict)
-    """More fields of the method's own config."""
+    """More fields of the method's config: ``num_continuations``, ``optimism_source``
+    (OMPO), ``label_smoothing`` (DPO, Step-DPO)."""
 
 
 @dataclass(frozen=True)

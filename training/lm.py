@@ -1,40 +1,23 @@
-"""The language-model calls of a run, through issue 9's :class:`~ompo_envs.lm.LMPolicy`.
+"""The policy of a run: loading it with the run's settings, and CUDA out-of-memory back-off.
 
-The policy owns the chat template, the prompt and answer token ids (answer + end-of-answer
-token), generation (its backend) and masked sequence log-probabilities; this module adds what a
-run needs around it: one seed per call (derived from the call's position, so a resumed chunk
-draws the same answers), the shared CUDA out-of-memory back-off
-(:func:`ompo_envs.batching.run_batched`) around generation and scoring, and log-probabilities
-computed through a *prepared* model (DDP / FSDP / DeepSpeed wrap the policy's module, and the
-forward pass must go through the wrapper for gradients to be synchronised).
+Generation, scoring and the loss are the LM solver's (:mod:`solvers.lm`, through
+:class:`~ompo_envs.lm.LMPolicy`). What a run adds is :func:`load_policy` (the config's dtype,
+device and sampling settings) and :func:`retry_smaller`: a chunk of generation or scoring that
+runs out of CUDA memory is redone from its start with the policy's batch sizes halved (the
+chunk draws from its own generator, so the redo is a fresh, complete chunk) — the back-off
+rule of :func:`ompo_envs.batching.run_batched`, at the granularity of a saved chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-import numpy as np
+from ompo_envs.batching import empty_cuda_cache, is_out_of_memory
 
-from ompo_envs.batching import run_batched
+__all__ = ["load_policy", "retry_smaller"]
 
-__all__ = ["Batcher", "answer_logprobs", "load_policy", "sample_answers", "score_answers"]
-
-
-@dataclass
-class Batcher:
-    """A batch size that shrinks on CUDA out-of-memory and stays shrunk (one per call site)."""
-
-    size: int
-
-    def run(self, call: Any, num_items: int) -> list[Any]:
-        """:func:`~ompo_envs.batching.run_batched` with this batch size, remembering shrinks."""
-
-        def shrink(size: int) -> None:
-            self.size = size
-
-        return run_batched(call, num_items, self.size, on_shrink=shrink)
+T = TypeVar("T")
 
 
 def load_policy(
@@ -67,46 +50,22 @@ def load_policy(
     )
 
 
-def sample_answers(
-    policy: Any,
-    conversations: Sequence[Any],
-    num_samples: int,
-    rng: np.random.Generator,
-    batcher: Batcher,
-) -> tuple[list[list[str]], int]:
-    """``num_samples`` answers per conversation, and the number of tokens generated."""
-    tokens = 0
+def retry_smaller(policy: Any, call: Callable[[], T]) -> T:
+    """Return ``call()``; on CUDA out-of-memory halve the policy's batch sizes and call again.
 
-    def call(start: int, stop: int) -> list[list[str]]:
-        nonlocal tokens
-        completions = policy.generate(conversations[start:stop], num_samples, rng)
-        tokens += sum(c.num_tokens for group in completions for c in group)
-        return [[c.text for c in group] for group in completions]
-
-    parts = batcher.run(call, len(conversations))
-    return [group for part in parts for group in part], tokens
-
-
-def answer_logprobs(
-    model: Any, policy: Any, conversations: Sequence[Any], answers: Sequence[str]
-) -> Any:
-    """The log-probability log π(answer | conversation) per pair, through ``model``.
-
-    ``model`` is the policy's module, possibly wrapped by accelerate
-    (:meth:`~ompo_envs.lm.LMPolicy.log_probs` with ``model=``). Returns a float32 tensor, with
-    grad when grad mode is on.
+    The generation backend's ``batch_size`` and the policy's ``scoring_batch_size`` are halved
+    together (and stay halved for the rest of the stage); out-of-memory with both at 1, or any
+    other error, is raised.
     """
-    return policy.log_probs(conversations, answers, model=model)
-
-
-def score_answers(
-    policy: Any, conversations: Sequence[Any], answers: Sequence[str], batcher: Batcher
-) -> tuple[np.ndarray, int]:
-    """Log π(answer | conversation) without gradients, float64, and the answer tokens scored."""
-    tokens = sum(len(policy.format.answer_ids(a)) for a in answers)
-
-    def call(start: int, stop: int) -> np.ndarray:
-        return policy.score(conversations[start:stop], answers[start:stop])
-
-    parts = batcher.run(call, len(conversations))
-    return (np.concatenate(parts) if parts else np.empty(0)), tokens
+    backend = getattr(policy, "backend", None)
+    while True:
+        try:
+            return call()
+        except Exception as error:
+            generation = getattr(backend, "batch_size", 1)
+            if not is_out_of_memory(error) or max(generation, policy.scoring_batch_size) == 1:
+                raise
+            empty_cuda_cache()
+            if generation > 1:
+                backend.batch_size = generation // 2
+            policy.scoring_batch_size = max(1, policy.scoring_batch_size // 2)

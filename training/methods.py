@@ -1,86 +1,121 @@
-"""From an iteration's stored data to training examples and a loss, per method.
+"""The ``[solver]`` of a config as one of the paper's LM solvers (:mod:`solvers.lm`).
 
-The paper's methods (OMPO, MPO, SPPO, DPO, Step-DPO) come from issue 9's ``solvers/lm``: once it
-lands, :func:`method_plan` returns their example builder and loss. Until then the one method
-available is the interim **best-of-K supervised step** (rejection-sampling fine-tuning): at every
-state, the answer with the highest win rate ŵ among the K sampled ones — when ŵ > ½, i.e. it
-beats the others on average — is imitated with the summed negative log-likelihood
+ompo-train runs the methods of ``solvers.lm`` — OMPO (Alg. 2), MPO (Alg. 4), Step-DPO,
+iterative SPPO and DPO — stage by stage: their rollouts, oracle comparisons, records, scores and
+losses; it adds only the run around them (chunks, processes, checkpoints, the optimiser loop).
+This module maps the config onto a solver:
 
-    ℓ(s, a*) = −log π(a* | s),     a* = argmax_k ŵ_k.
+=================== ==========================================================================
+config              solver field
+=================== ==========================================================================
+``solver.method``   the class: ``ompo`` → LMOMPO, ``mpo`` → LMMPO, ``step-dpo`` → LMStepDPO,
+                    ``sppo`` → LMSPPO, ``dpo`` → LMDPO
+``solver.num_answers``  ``num_samples`` (K)
+``solver.beta``     ``beta``
+``solver.estimator``    ``estimator`` (step-level methods only)
+``solver.options``  any other field (``num_continuations``, ``optimism_source``,
+                    ``label_smoothing``)
+``env.episodes_per_iteration``  ``num_prompts``
+``run.seed``        ``seed``
+=================== ==========================================================================
 
-It is a real update that exercises every part of the machinery (data, oracle, optimiser,
-distribution, checkpoints), not one of the paper's algorithms.
+The solver's own optimiser settings are not used: the ``[train]`` section drives ompo-train's
+accelerate loop (:mod:`training.optimise`) with the solver's :meth:`~solvers.lm.LMSolver.loss`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from training.config import ConfigError, TrainingConfig
 
-from training.lm import answer_logprobs
-from training.optimise import Example, LossFunction
+__all__ = ["SOLVERS", "build_solver", "rollout_rows", "solver_config"]
 
-__all__ = ["MethodPlan", "method_plan"]
-
-#: The paper's methods, provided by issue 9's ``solvers.lm``.
-PAPER_METHODS = ("ompo", "mpo", "sppo", "dpo", "step-dpo")
-
-
-@dataclass(frozen=True)
-class MethodPlan:
-    """How one method turns stored rows into examples, and its per-example loss."""
-
-    examples: Callable[[Sequence[dict], Sequence[dict], Sequence[dict]], list[Example]]
-    loss: LossFunction
+#: ``solver.method`` → the class in :mod:`solvers.lm`.
+SOLVERS = {
+    "ompo": "LMOMPO",
+    "mpo": "LMMPO",
+    "step-dpo": "LMStepDPO",
+    "sppo": "LMSPPO",
+    "dpo": "LMDPO",
+}
 
 
-def check_method(method: str) -> None:
-    """Raise ``NotImplementedError`` if ``method`` cannot run in this install (checked at start)."""
-    if method in PAPER_METHODS:
-        raise NotImplementedError(
-            f"solver.method = {method!r} is one of the paper's LM methods, which come from "
-            "solvers.lm (issue 9) and are not in this install yet; use solver.method = "
-            '"best-of-k-sft" meanwhile'
-        )
+def _solver_class(method: str) -> type:
+    import solvers.lm
+
+    return getattr(solvers.lm, SOLVERS[method])
 
 
-def method_plan(method: str, policy: Any, *, beta: float) -> MethodPlan:
-    """Return the plan of ``method``.
+def solver_config(config: TrainingConfig) -> Any:
+    """Return the validated ``LM*Config`` of ``config``'s method.
 
     Raises:
-        NotImplementedError: A paper method while ``solvers.lm`` is not installed.
+        ConfigError: A setting the method does not have or does not allow; the message names
+            the ``[solver]`` key.
     """
-    check_method(method)
-
-    def examples(
-        rows: Sequence[dict], labels: Sequence[dict], logprobs: Sequence[dict]
-    ) -> list[Example]:
-        out = []
-        for row, label, scored in zip(rows, labels, logprobs, strict=True):
-            win = np.asarray(label["win_rate"])
-            best = int(np.argmax(win))
-            if win[best] > 0.5:
-                out.append(
-                    Example(
-                        conversation=row["messages"],
-                        answer=row["answers"][best],
-                        ref_logprob=float(scored["logprobs"][best]),
-                    )
-                )
-        return out
-
-    return MethodPlan(examples=examples, loss=supervised_loss(policy))
-
-
-def supervised_loss(policy: Any) -> LossFunction:
-    """ℓ(s, a) = −log π(a | s) through the (possibly wrapped) ``model``: the warm start's loss."""
-
-    def loss(model: Any, batch: Sequence[Example]) -> Any:
-        return -answer_logprobs(
-            model, policy, [e.conversation for e in batch], [e.answer for e in batch]
+    section = config.solver
+    cls = _solver_class(section.method).config_class
+    known = set(cls.__dataclass_fields__)
+    fields: dict[str, Any] = {
+        "num_samples": section.num_answers,
+        "beta": section.beta,
+        "num_prompts": config.env.episodes_per_iteration,
+        "seed": config.run.seed,
+    }
+    if "estimator" in known:
+        fields["estimator"] = section.estimator
+    elif section.estimator != "one_step":
+        raise ConfigError(
+            f"solver.estimator = {section.estimator!r} is not allowed with solver.method = "
+            f"{section.method!r}: {section.method} compares whole conversations (remove the key)"
         )
+    for key, value in section.options.items():
+        if key not in known or key in fields or key in ("optimizer", "checkpoint_dir"):
+            allowed = sorted(known - set(fields) - {"optimizer", "checkpoint_dir", "eval_episodes"})
+            raise ConfigError(
+                f"solver.options.{key} is not allowed with solver.method = {section.method!r}: "
+                f"its options are {allowed} (the others are [solver], [env] and [train] keys)"
+            )
+        fields[key] = value
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[solver] with method = {section.method!r}: {error}") from error
 
-    return loss
+
+def build_solver(config: TrainingConfig, env: Any, policy: Any) -> Any:
+    """Return the configured LM solver over ``env`` with ``policy`` as π^t."""
+    return _solver_class(config.solver.method)(env, solver_config(config), policy=policy)
+
+
+def rollout_rows(rollouts: Any) -> list[dict[str, Any]]:
+    """A readable JSON view of a solver's rollouts (``RUN/iteration_t/data/rollouts.jsonl``).
+
+    Step-level methods: one row per state, ``{"root", "stage", "messages", "answers"}`` (the K
+    answers of π^t there). SPPO / DPO: one row per conversation, ``{"root", "turns"}`` with
+    ``turns = [{"messages", "answer"}, ...]``.
+    """
+    from solvers.lm.step_level import StepRollouts
+
+    if isinstance(rollouts, StepRollouts):
+        return [
+            {
+                "root": group.root,
+                "stage": group.at.stage,
+                "messages": group.at.info["messages"],
+                "answers": list(group.answers),
+            }
+            for group in rollouts.groups
+        ]
+    return [
+        {
+            "root": trajectory.root,
+            "turns": [
+                {"messages": at.info["messages"], "answer": answer}
+                for at, answer in trajectory.steps
+            ],
+        }
+        for group in rollouts.groups
+        for trajectory in group
+    ]

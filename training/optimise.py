@@ -1,14 +1,17 @@
 """The train stage: optimiser steps over an iteration's examples, checkpointed every few steps.
 
 **Batches.** The global batch of an optimiser step holds ``B = batch_size × accumulation ×
-processes`` examples, in an order drawn from ``(seed, iteration, epoch)`` only. It is cut into
-micro-batches of ``batch_size``; process r takes micro-batches r, r + N, r + 2N, ... Each
-micro-batch contributes ``Σ_e ℓ_e · N / |global batch|`` (``accelerator.backward`` divides by
-the accumulation, which the scale undoes), so after DDP averages the gradients over the N
-processes every step applies ∇ (1/|B|) Σ_{e∈B} ℓ_e — the same step for 1 process with
+processes`` rows (a method's records, or the warm start's pairs), in an order drawn from
+``(seed, iteration, epoch)`` only. It is cut into micro-batches of ``batch_size``; process r
+takes micro-batches r, r + N, r + 2N, ... Each micro-batch contributes
+``Σ_e w_e ℓ_e · N · accumulation / W_B`` with ``W_B = Σ_{e∈B} w_e`` (``accelerator.backward``
+divides by the accumulation), so after DDP averages the gradients over the N processes every
+step applies ∇ (1/W_B) Σ_{e∈B} w_e ℓ_e — the weighted mean of :func:`ompo_envs.lm.training.
+optimize` (a row of weight w counts as w identical rows), and the same step for 1 process with
 accumulation 2g as for 2 processes with accumulation g (up to float summation order). The
 micro-batches run inside ``accelerator.accumulate``, so DDP syncs, and DeepSpeed steps, once per
-optimiser step.
+optimiser step. A non-finite loss raises :class:`~ompo_envs.lm.training.NonFiniteLossError`
+before its backward pass (the last checkpoint stays the resume point).
 
 **Checkpoints.** Every ``checkpoint_every`` steps and at the end, ``accelerator.save_state``
 writes weights (safetensors), optimiser, learning-rate schedule and the python / numpy / torch
@@ -33,20 +36,10 @@ from training.faults import fault_point
 from training.seeding import derived_rng
 from training.storage import atomic_write_text, read_jsonl, write_jsonl
 
-__all__ = ["Example", "TrainResult", "make_schedule", "train_examples"]
+__all__ = ["TrainResult", "make_schedule", "train_rows"]
 
-#: Computes the loss terms ℓ_e of a micro-batch (a 1-D tensor, one entry per example).
-LossFunction = Callable[[Any, Sequence["Example"]], Any]
-
-
-@dataclass(frozen=True)
-class Example:
-    """One training example: a conversation, an answer and what the loss needs about them."""
-
-    conversation: Any
-    answer: str
-    weight: float = 1.0
-    ref_logprob: float = 0.0
+#: ``(model, micro_batch) -> ℓ_e``: the loss of each row (a 1-D tensor), through ``model``.
+LossFunction = Callable[[Any, Sequence[Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -85,12 +78,13 @@ def _global_batches(
     return order
 
 
-def train_examples(
+def train_rows(
     accelerator: Any,
     model: Any,
-    examples: Sequence[Example],
+    examples: Sequence[Any],
     loss_terms: LossFunction,
     *,
+    weights: Sequence[float],
     settings: Any,
     seed: int,
     iteration: int,
@@ -105,8 +99,9 @@ def train_examples(
     Args:
         accelerator: The run's ``accelerate.Accelerator``.
         model: The policy (not yet prepared).
-        examples: This iteration's examples, identical on every process.
+        examples: This iteration's rows, identical on every process.
         loss_terms: ``(model, micro_batch) -> tensor of ℓ_e``.
+        weights: w_e per row (a record's ``weight``: how many samples it stands for).
         settings: The ``[train]`` section.
         seed: The run seed.
         iteration: The iteration (for the data order).
@@ -118,6 +113,11 @@ def train_examples(
     """
     import torch
 
+    from ompo_envs.lm.training import NonFiniteLossError
+
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(examples),) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"weights must be {len(examples)} finite non-negative numbers")
     n_proc = accelerator.num_processes
     rank = accelerator.process_index
     micro = settings.batch_size
@@ -154,16 +154,24 @@ def train_examples(
         mine = chunks[rank::n_proc]
         mine = mine + [[]] * (accumulation - len(mine))
         # accelerator.backward divides by `accumulation` (DeepSpeed's engine does the same).
-        scale = n_proc * accumulation / len(indices)
+        batch_weight = float(w[indices].sum())
+        scale = n_proc * accumulation / batch_weight if batch_weight > 0 else 0.0
         loss_sum = torch.zeros((), dtype=torch.float64)
         grad_norm = float("nan")
         for chunk in mine:
             batch = [examples[i] for i in chunk] or [examples[indices[0]]]
-            weight = 1.0 if chunk else 0.0
+            row_w = w[chunk] if chunk else np.zeros(1)
             with accelerator.accumulate(model):
                 terms = loss_terms(model, batch)
-                accelerator.backward(terms.sum() * (scale * weight))
-                loss_sum += float(terms.detach().sum()) * weight
+                weighted = (terms * torch.as_tensor(row_w, dtype=terms.dtype)).sum()
+                if not torch.isfinite(weighted):
+                    raise NonFiniteLossError(
+                        f"the training loss is {weighted.item()} at optimiser step {step + 1}: "
+                        "the model's log-probabilities or the targets are not finite (lower "
+                        "train.learning_rate or use a wider model.dtype); the step was not taken"
+                    )
+                accelerator.backward(weighted * scale)
+                loss_sum += float(weighted.detach())
                 if accelerator.sync_gradients and settings.max_grad_norm > 0:
                     norm = accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
                     grad_norm = float("nan") if norm is None else float(norm)
@@ -174,7 +182,7 @@ def train_examples(
         metrics = {
             "iteration": float(iteration),
             "step": float(step + 1),
-            "loss": float(total_loss.item()) / len(indices),
+            "loss": float(total_loss.item()) / batch_weight if batch_weight > 0 else 0.0,
             "learning_rate": float(schedule.get_last_lr()[0]),
             "grad_norm": grad_norm,
             "examples": float(len(indices)),

@@ -1,25 +1,35 @@
 """One run: iterations of resumable stages in a run folder, on one process or many.
 
-Each iteration t = 1..T runs six stages; each writes its output before the next starts and is
-then marked complete in ``RUN/manifest.json``:
+Each iteration t = 1..T runs the stages of a :mod:`solvers.lm` solver (OMPO, MPO, Step-DPO,
+SPPO, DPO; :mod:`training.methods`), each writing its output before the next starts and then
+marked complete in ``RUN/manifest.json``:
 
 ======== ============================================ =========================================
 stage    does                                         writes (under ``RUN/iteration_t/``)
 ======== ============================================ =========================================
-generate episodes with π^{t−1}, K answers per state    ``data/rollouts.jsonl``
-judge    P(a_i ≻ a_j | S_h) for the K answers          ``data/labels.jsonl``
-score    log π^{t−1}(a_k | S_h), once per iteration    ``data/logprobs.jsonl``
-train    optimiser steps (checkpointed)                ``train_state/``, ``train_steps.jsonl``
-save     the policy π^t as a Hugging Face folder       ``config.json``, ``model.safetensors``,
-                                                       tokenizer files
-evaluate iteration metrics (exploitability if known)   ``metrics.json``
+generate ``solver.generate(roots, rng)``: root        ``data/rollouts/NNNNN.pkl``,
+         episodes of π^{t−1} and K answers per state  ``data/rollouts.jsonl`` (readable)
+         (or K conversations per prompt)
+judge    ``solver.judge``: oracle comparisons through ``data/records.jsonl``, ``data/judge.json``
+         the env → the method's training records     (solver state, judge metrics)
+score    ``solver.score``: log π^{t−1} of every       ``data/scored_records.jsonl``
+         response, once per iteration
+train    optimiser steps on ``solver.loss``           ``train_state/``, ``train_steps.jsonl``
+         (checkpointed)
+save     π^t as a Hugging Face folder, the solver's   ``config.json``, ``model.safetensors``,
+         state for iteration t + 1                    tokenizer files, ``solver_state.json``
+evaluate iteration metrics (exploitability if known)  ``metrics.json``
 ======== ============================================ =========================================
 
-The first three stages save their work in chunks (``parts/<stage>/NNNNN.jsonl``), the train stage
-in checkpoints, so a kill loses at most one chunk or ``checkpoint_every`` steps; every random
-draw is seeded from its position (:mod:`training.seeding`), so redone work is identical. Oracle
-answers go to a persistent log (``RUN/oracle_answers/``) as they arrive and are never asked
-twice. Chunks are shared round-robin between the processes of ``accelerate launch``.
+Generation is cut into chunks of root episodes (``resume.episodes_per_chunk``), each drawn from
+a generator derived from its position (:mod:`training.seeding`) and shared round-robin between
+the processes of ``accelerate launch``; scoring likewise in chunks of records. So a kill loses
+at most one chunk, or ``checkpoint_every`` optimiser steps, and redone work is identical. The
+judge runs on the main process (the methods pool answers across root episodes) with its own
+derived generator; its oracle answers go to a persistent log (``RUN/oracle_answers/``) as they
+arrive, so a redone judge asks the oracle nothing twice. Rollouts hold env snapshots and are
+stored as Python pickles next to a readable JSONL view: load them only from run folders you
+trust.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import gc
 import json
 import math
 import os
+import pickle
 import shutil
 import time
 import uuid
@@ -40,16 +51,16 @@ import numpy as np
 from ompo_envs.batching import empty_cuda_cache
 from training.config import ConfigError, TrainConfig, TrainingConfig, dump_toml, from_dict
 from training.faults import fault_point
-from training.lm import Batcher, load_policy
-from training.methods import check_method, method_plan, supervised_loss
-from training.optimise import Example, train_examples
+from training.lm import load_policy, retry_smaller
+from training.methods import build_solver, rollout_rows, solver_config
+from training.optimise import train_rows
 from training.report import format_summary, progress_bar
-from training.rollouts import generate_chunk, judge_rows, score_rows
 from training.seeding import derive_seed, derived_rng
 from training.storage import (
     TMP_MARK,
     AnswerLog,
     Manifest,
+    atomic_write_bytes,
     atomic_write_text,
     read_jsonl,
     remove_temporaries,
@@ -120,10 +131,7 @@ class Trainer:
 
         hf_logging.disable_progress_bar()  # the stage bars say what is happening
         # Everything that can be checked is checked before the run folder is touched.
-        try:
-            check_method(self.config.solver.method)
-        except NotImplementedError as error:
-            raise ConfigError(str(error)) from error
+        solver_config(self.config)  # a bad [solver] is refused before anything is written
         self._build_env()
         self._check_model_path()
         self._prepare_folder()
@@ -280,12 +288,17 @@ class Trainer:
         return self.base_model
 
     def _load(self, path: str) -> Any:
-        """Load π from ``path`` as an :class:`~ompo_envs.lm.LMPolicy` on this process's device."""
-        cfg = self.config
-        # One policy in memory at a time: the previous stage's is released before loading.
+        """Load π from ``path`` as the stage's policy (the previous stage's is released first)."""
+        # One policy in memory at a time (OMPO's "policy" source adds π^{t−2} in its stages).
         self._policy = None
         gc.collect()
         empty_cuda_cache()
+        self._policy = self._load_policy(path)
+        return self._policy
+
+    def _load_policy(self, path: str) -> Any:
+        """Load π from ``path`` as an :class:`~ompo_envs.lm.LMPolicy` on this process's device."""
+        cfg = self.config
         try:
             policy = load_policy(
                 path,
@@ -296,7 +309,6 @@ class Trainer:
             )
         except (OSError, ValueError, TypeError) as error:
             raise ConfigError(f"model.path = {cfg.model.path!r}: {error}") from error
-        self._policy = policy
         return policy
 
     # ------------------------------------------------------------------ stages
@@ -333,114 +345,145 @@ class Trainer:
     def _run(self, stage: str, t: int) -> None:
         getattr(self, f"_{stage}")(t)
 
-    def _chunks(
+    def _chunked(
         self,
         t: int,
         stage: str,
-        items: Sequence[Any],
-        per_chunk: int,
-        make: Callable[[int, Sequence[Any]], list[dict[str, Any]]],
+        count: int,
+        make: Callable[[int], Any],
+        *,
+        folder: Path,
+        suffix: str,
         bar: Any,
-        units: Callable[[list[dict[str, Any]]], int],
-    ) -> list[dict[str, Any]]:
-        """Run ``make`` per chunk (this process's share), saving each; return all rows."""
-        folder = iteration_dir(self.out, t) / "parts" / stage
-        count = math.ceil(len(items) / per_chunk)
+        units: Callable[[Any], int],
+    ) -> list[Any]:
+        """Run ``make(c)`` for this process's chunks not saved yet; return every chunk, in order.
+
+        Chunk c goes to process c mod N and is saved (atomically) to ``folder/NNNNN<suffix>``
+        as JSONL rows (``.jsonl``) or a pickle (``.pkl``) before the next starts.
+        """
         rank, n_proc = self.accelerator.process_index, self.accelerator.num_processes
         for c in range(rank, count, n_proc):
-            path = folder / f"{c:05d}.jsonl"
+            path = folder / f"{c:05d}{suffix}"
             if path.exists():
-                bar.update(units(read_jsonl(path)))
+                bar.update(units(_read_part(path)))
                 continue
-            rows = make(c, items[c * per_chunk : (c + 1) * per_chunk])
-            write_jsonl(path, rows)
-            bar.update(units(rows))
+            part = make(c)
+            if suffix == ".pkl":
+                atomic_write_bytes(path, pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+            else:
+                write_jsonl(path, part)
+            bar.update(units(part))
             fault_point(f"iteration_{t}/{stage}#chunk{c}")
         bar.close()
         self.accelerator.wait_for_everyone()
-        rows = [row for c in range(count) for row in read_jsonl(folder / f"{c:05d}.jsonl")]
-        if self.is_main:
-            write_jsonl(iteration_dir(self.out, t) / "data" / f"{_OUTPUT[stage]}.jsonl", rows)
-        return rows
+        return [_read_part(folder / f"{c:05d}{suffix}") for c in range(count)]
 
-    def _data(self, t: int, stage: str) -> list[dict[str, Any]]:
-        return read_jsonl(iteration_dir(self.out, t) / "data" / f"{_OUTPUT[stage]}.jsonl")
+    def _data(self, t: int, name: str) -> list[dict[str, Any]]:
+        return read_jsonl(iteration_dir(self.out, t) / "data" / f"{name}.jsonl")
+
+    def _solver(self, t: int, policy: Any, *, state: dict[str, Any] | None = None) -> Any:
+        """Iteration t's solver with π^{t−1} = ``policy``, continuing iteration t − 1's state.
+
+        ``state`` replaces the state saved at the end of iteration t − 1 (the judge's, to
+        finish the iteration). OMPO with ``optimism_source = "policy"`` also gets π^{t−2}.
+        """
+        solver = build_solver(self.config, self.env, policy)
+        if state is None and t > 1:
+            path = iteration_dir(self.out, t - 1) / "solver_state.json"
+            state = json.loads(path.read_text(encoding="utf-8"))
+        if state is not None:
+            if getattr(solver.config, "optimism_source", None) == "policy" and t > 1:
+                previous = self._load_policy(self._policy_path(t - 1))
+                solver.load_state_dict(state, previous_policy=previous)
+            else:
+                solver.load_state_dict(state)
+        return solver
 
     def _generate(self, t: int) -> None:
         cfg = self.config
         policy = self._load(self._policy_path(t))
-        batcher = Batcher(cfg.generation.batch_size)
-        episodes = list(range(cfg.env.episodes_per_iteration))
-        bar = progress_bar(self.show, f"iter {t} generate", "rollout", len(episodes))
-        tokens = 0
-        started = time.perf_counter()
+        solver = self._solver(t, policy)
+        n, per = cfg.env.episodes_per_iteration, cfg.resume.episodes_per_chunk
+        bar = progress_bar(self.show, f"iter {t} generate", "episode", n)
 
-        def make(c: int, chunk: Sequence[int]) -> list[dict[str, Any]]:
-            nonlocal tokens
-            rows, new = generate_chunk(
-                self.env,
+        def make(c: int) -> Any:
+            roots = list(range(c * per, min(n, (c + 1) * per)))
+            return retry_smaller(
                 policy,
-                chunk,
-                seed=cfg.run.seed,
-                iteration=t,
-                chunk=c,
-                num_answers=cfg.solver.num_answers,
-                reset_options=cfg.env.reset_options,
-                batcher=batcher,
+                lambda: solver.generate(roots, rng=derived_rng(cfg.run.seed, "generate", t, c)),
             )
-            tokens += new
-            bar.set_postfix(tok_s=f"{tokens / max(1e-9, time.perf_counter() - started):.0f}")
-            return rows
 
-        self._chunks(
+        data = iteration_dir(self.out, t) / "data"
+        parts = self._chunked(
             t,
             "generate",
-            episodes,
-            cfg.resume.episodes_per_chunk,
+            math.ceil(n / per),
             make,
-            bar,
-            lambda rows: len({r["episode"] for r in rows}),
+            folder=data / "rollouts",
+            suffix=".pkl",
+            bar=bar,
+            units=lambda part: len(part.roots),
         )
+        if self.is_main:
+            write_jsonl(data / "rollouts.jsonl", rollout_rows(type(parts[0]).concatenate(parts)))
+
+    def _rollouts(self, t: int) -> Any:
+        """Iteration t's rollouts, the generate stage's chunks joined in order."""
+        n, per = self.config.env.episodes_per_iteration, self.config.resume.episodes_per_chunk
+        folder = iteration_dir(self.out, t) / "data" / "rollouts"
+        parts = [_read_part(folder / f"{c:05d}.pkl") for c in range(math.ceil(n / per))]
+        return type(parts[0]).concatenate(parts)
 
     def _judge(self, t: int) -> None:
-        rows = self._data(t, "generate")
-        k = self.config.solver.num_answers
-        bar = progress_bar(self.show, f"iter {t} judge", "pair", len(rows) * k * (k - 1) // 2)
-        self._chunks(
-            t,
-            "judge",
-            rows,
-            self.config.resume.rows_per_chunk,
-            lambda c, chunk: judge_rows(self.env.oracle, chunk),
-            bar,
-            lambda out: sum(len(r["win_rate"]) * (len(r["win_rate"]) - 1) // 2 for r in out),
-        )
+        from solvers.lm.records import records_to_json
+
+        if self.is_main:
+            policy = self._load(self._policy_path(t))
+            solver = self._solver(t, policy)
+            rollouts = self._rollouts(t)
+            bar = progress_bar(self.show, f"iter {t} judge", "state", 1)
+            with solver.random_source(derived_rng(self.config.run.seed, "judge", t)):
+                records = solver.judge(rollouts)
+            bar.set_postfix(pairs=solver.comparisons.num_queries)
+            bar.update(1)
+            bar.close()
+            data = iteration_dir(self.out, t) / "data"
+            write_jsonl(data / "records.jsonl", records_to_json(records))
+            metrics = {
+                "preference_queries": float(solver.comparisons.num_queries),
+                **solver.stage_metrics,
+            }
+            judged = {"state": solver.state_dict(), "metrics": metrics}
+            atomic_write_text(data / "judge.json", json.dumps(judged) + "\n")
+        self.accelerator.wait_for_everyone()
 
     def _score(self, t: int) -> None:
-        rows = self._data(t, "generate")
+        from solvers.lm.records import records_from_json, records_to_json
+
+        rows = self._data(t, "records")
         policy = self._load(self._policy_path(t))
-        batcher = Batcher(self.config.train.logprob_batch_size)
-        total = sum(len(r["answers"]) for r in rows)
-        bar = progress_bar(self.show, f"iter {t} score", "seq", total)
-        tokens = 0
-        started = time.perf_counter()
+        solver = self._solver(t, policy)
+        per = self.config.resume.rows_per_chunk
+        bar = progress_bar(self.show, f"iter {t} score", "record", len(rows))
 
-        def make(c: int, chunk: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-            nonlocal tokens
-            out, new = score_rows(policy, chunk, batcher)
-            tokens += new
-            bar.set_postfix(tok_s=f"{tokens / max(1e-9, time.perf_counter() - started):.0f}")
-            return out
+        def make(c: int) -> list[dict[str, Any]]:
+            chunk = records_from_json(rows[c * per : (c + 1) * per])
+            return records_to_json(retry_smaller(policy, lambda: solver.score(chunk)))
 
-        self._chunks(
+        parts = self._chunked(
             t,
             "score",
-            rows,
-            self.config.resume.rows_per_chunk,
+            math.ceil(len(rows) / per),
             make,
-            bar,
-            lambda out: sum(len(r["logprobs"]) for r in out),
+            folder=iteration_dir(self.out, t) / "parts" / "score",
+            suffix=".jsonl",
+            bar=bar,
+            units=len,
         )
+        if self.is_main:
+            scored = [row for part in parts for row in part]
+            write_jsonl(iteration_dir(self.out, t) / "data" / "scored_records.jsonl", scored)
 
     def _train(self, t: int) -> None:
         self._trained[t] = self._trained_model(t)
@@ -449,18 +492,28 @@ class Trainer:
         """Run or resume iteration t's optimiser; return the prepared model."""
         if t in self._trained:
             return self._trained[t]
+        from solvers.lm.records import records_from_json
+
         cfg = self.config
         policy = self._load(self._policy_path(t))
-        plan = method_plan(cfg.solver.method, policy, beta=cfg.solver.beta)
-        examples = plan.examples(
-            self._data(t, "generate"), self._data(t, "judge"), self._data(t, "score")
-        )
+        solver = build_solver(cfg, self.env, policy)
+        records = records_from_json(self._data(t, "scored_records"))
+
+        def loss(model: Any, batch: Sequence[Any]) -> Any:
+            return solver.loss(batch, model=model)
+
         folder = iteration_dir(self.out, t)
         bar = progress_bar(self.show, f"iter {t} train", "step")
-        state = folder / "train_state"
-        stage = f"iteration_{t}/train"
         model, result = self._optimise(
-            policy.model, examples, plan.loss, cfg.train, t, state, stage, bar
+            policy.model,
+            records,
+            [r.weight for r in records],
+            loss,
+            cfg.train,
+            t,
+            folder / "train_state",
+            f"iteration_{t}/train",
+            bar,
         )
         bar.close()
         if self.is_main:
@@ -470,7 +523,8 @@ class Trainer:
     def _optimise(
         self,
         model: Any,
-        examples: Sequence[Example],
+        rows: Sequence[Any],
+        weights: Sequence[float],
         loss: Any,
         settings: Any,
         t: int,
@@ -489,11 +543,12 @@ class Trainer:
                 values = {f"iteration_{t}/{k}": v for k, v in metrics.items() if k != "step"}
                 self.accelerator.log(values, step=int(metrics["step"]))
 
-        return train_examples(
+        return train_rows(
             self.accelerator,
             model,
-            examples,
+            rows,
             loss,
+            weights=weights,
             settings=settings,
             seed=self.config.run.seed,
             iteration=t,
@@ -506,9 +561,19 @@ class Trainer:
 
     def _save(self, t: int) -> None:
         model = self._trained_model(t)
-        self._save_model(model, iteration_dir(self.out, t))
+        folder = iteration_dir(self.out, t)
+        self._save_model(model, folder)
         self._trained.pop(t, None)
         self.accelerator.free_memory()
+        if self.is_main:
+            # The judge's state, with the iteration finished (OMPO: π^{t−1}'s answers become
+            # the stored ones): what iteration t + 1's solver continues from.
+            judged = json.loads((folder / "data" / "judge.json").read_text(encoding="utf-8"))
+            solver = self._solver(t, self._policy, state=judged["state"])
+            solver.finish_iteration({})
+            text = json.dumps(solver.state_dict()) + "\n"
+            atomic_write_text(folder / "solver_state.json", text)
+        self.accelerator.wait_for_everyone()
 
     def _save_model(self, model: Any, target: Path) -> None:
         """Write ``model`` + tokenizer as a Hugging Face folder; ``config.json`` lands last."""
@@ -536,17 +601,16 @@ class Trainer:
 
     def _evaluate(self, t: int) -> None:
         folder = iteration_dir(self.out, t)
-        rows, labels = self._data(t, "generate"), self._data(t, "judge")
+        records = self._data(t, "records")
+        judged = json.loads((folder / "data" / "judge.json").read_text(encoding="utf-8"))
         steps = read_jsonl(folder / "train_steps.jsonl")
         metrics: dict[str, Any] = {
             "iteration": float(t),
-            "episodes": float(len({r["episode"] for r in rows})),
-            "rows": float(len(rows)),
-            "oracle_pairs": float(
-                sum(len(x["win_rate"]) * (len(x["win_rate"]) - 1) // 2 for x in labels)
-            ),
-            "reward_mean": float(np.mean([r["reward"] for r in rows])),
-            "best_win_rate": float(np.mean([max(x["win_rate"]) for x in labels])),
+            "episodes": float(self.config.env.episodes_per_iteration),
+            "states": float(len(self._data(t, "rollouts"))),
+            "records": float(len(records)),
+            "record_weight": float(sum(r["weight"] for r in records)),
+            **judged["metrics"],
             "train_steps": float(len(steps)),
             "train_loss": float(np.mean([s["loss"] for s in steps])) if steps else float("nan"),
         }
@@ -595,31 +659,31 @@ class Trainer:
     def _warm_start(self) -> None:
         cfg = self.config
         policy = self._load(self.base_model)
-        conversations = []
-        for i in range(cfg.env.episodes_per_iteration):
-            options = cfg.env.reset_options
-            opts = dict(options[i % len(options)]) if options else None
-            _, infos = self.env.reset(seed=derive_seed(cfg.run.seed, "warm-start", i), options=opts)
-            conversations.append(infos["player_0"]["messages"])
         answers = cfg.warm_start.answers
-        examples = [
-            Example(conversation=c, answer=answers[i % len(answers)])
-            for i, c in enumerate(conversations)
-        ]
-        # Full-batch steps: one global batch holds every example, repeated warm_start.steps times.
+        pairs = []
+        for i in range(cfg.env.episodes_per_iteration):
+            _, infos = self.env.reset(seed=derive_seed(cfg.run.seed, "warm-start", i))
+            pairs.append((infos["player_0"]["messages"], answers[i % len(answers)]))
+
+        def loss(model: Any, batch: Sequence[tuple[Any, str]]) -> Any:
+            """ℓ(s, a) = −log π(a | s): supervised fine-tuning on the fixed answers."""
+            return -policy.log_probs([c for c, _ in batch], [a for _, a in batch], model=model)
+
+        # Full-batch steps: one global batch holds every pair, repeated warm_start.steps times.
         n_proc = self.accelerator.num_processes
         settings = TrainConfig(
             learning_rate=cfg.warm_start.learning_rate,
             epochs=cfg.warm_start.steps,
-            batch_size=math.ceil(len(examples) / n_proc),
+            batch_size=math.ceil(len(pairs) / n_proc),
             lr_schedule="constant",
             optimizer=cfg.train.optimizer,
         )
         bar = progress_bar(self.show, "warm start", "step")
         model, _ = self._optimise(
             policy.model,
-            examples,
-            supervised_loss(policy),
+            pairs,
+            [1.0] * len(pairs),
+            loss,
             settings,
             0,
             iteration_dir(self.out, 0) / "train_state",
@@ -685,5 +749,9 @@ def _is_text_env(config: TrainingConfig) -> bool:
     return isinstance(getattr(env, "unwrapped", env), TextPreferenceGameEnv)
 
 
-#: Output file (under ``data/``) of each chunked stage.
-_OUTPUT = {"generate": "rollouts", "judge": "labels", "score": "logprobs"}
+def _read_part(path: Path) -> Any:
+    """A saved chunk: JSONL rows, or the pickled rollouts of a generate chunk."""
+    if path.suffix == ".pkl":
+        with open(path, "rb") as handle:
+            return pickle.load(handle)  # written by this run (module docstring)
+    return read_jsonl(path)

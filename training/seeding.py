@@ -19,6 +19,7 @@ PURPOSES = {
     "data-order": 3,
     "evaluate": 4,
     "warm-start": 5,
+    "judge": 6,
 }
 
 

@@ -24,5 +24,6 @@ def test_gpu_train_iteration_writes_its_documented_format(tmp_path):
         assert stage["peak_gpu_gib"] is None  # CPU
     assert result["model"]["parameters"] > 0
     assert result["settings"]["num_answers"] == 5
-    assert result["totals"]["oracle_pairs"] == 10 * result["settings"]["states"]
+    # K = 5 answers per state: at most 10 distinct pairs each (identical answers are not compared)
+    assert 0 < result["totals"]["oracle_pairs"] <= 10 * result["settings"]["states"]
     assert (tmp_path / "run" / "iteration_1" / "config.json").exists()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from training.config import (
     load_config,
 )
 from training.configs import CONFIG_DIR, list_configs, shipped_config
+from training.methods import solver_config
 
 PAPER_METHODS = {"ompo", "mpo", "sppo", "dpo", "step-dpo"}
 
@@ -24,6 +26,23 @@ def test_every_shipped_config_loads_and_round_trips(name, tmp_path):
     written = tmp_path / "again.toml"
     written.write_text(dump_toml(config))
     assert load_config(written) == config
+    # and it is a valid config of its solvers.lm method
+    lm_config = solver_config(config)
+    assert lm_config.num_samples == config.solver.num_answers
+    assert lm_config.num_prompts == config.env.episodes_per_iteration
+
+
+def test_solver_settings_are_checked_against_the_method():
+    config = load_config(CONFIG_DIR / "tiny-cpu-rps.toml")
+    for section, message in [
+        ({"method": "sppo", "estimator": "trajectory"}, "sppo compares whole conversations"),
+        ({"options": {"momentum": 1}}, "solver.options.momentum is not allowed"),
+        ({"options": {"optimism_source": "no"}}, "optimism_source must be 'stored' or 'policy'"),
+        ({"method": "dpo", "options": {"label_smoothing": 0.7}}, "label_smoothing must be < 0.5"),
+    ]:
+        changed = dataclasses.replace(config.solver, **section)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            solver_config(dataclasses.replace(config, solver=changed))
 
 
 def test_the_paper_runs_are_shipped():
@@ -52,12 +71,12 @@ def test_overrides_are_toml_values_or_strings():
             "train.epochs=3",
             "train.learning_rate=1e-5",
             "env.id=MTBench101-v0",
-            "env.reset_options=[{dialogue_id = 2}]",
+            'env.options={tasks = ["CM"]}',
             "logging.progress=false",
         ],
     )
     assert raw["train"] == {"epochs": 3, "learning_rate": 1e-5}
-    assert raw["env"] == {"id": "MTBench101-v0", "reset_options": [{"dialogue_id": 2}]}
+    assert raw["env"] == {"id": "MTBench101-v0", "options": {"tasks": ["CM"]}}
     assert raw["logging"] == {"progress": False}
 
 
@@ -93,8 +112,8 @@ def test_defaults_documented_and_frozen():
         ),
         ({"model": "tiny"}, "[model] must be a table"),
         (
-            {"env": {"reset_options": ["a"]}},
-            "env.reset_options[0] = 'a' is not allowed: expected a table",
+            {"warm_start": {"answers": [1]}},
+            "warm_start.answers[0] = 1 is not allowed: expected a string",
         ),
     ],
 )

@@ -22,7 +22,7 @@ BOUNDARIES = [
 ]
 INSIDE = [
     "iteration_2/generate#chunk0",
-    "iteration_2/judge#chunk1",
+    "iteration_2/generate#chunk2",
     "iteration_2/score#chunk0",
     "iteration_2/train#step1",
 ]
@@ -47,7 +47,7 @@ def test_killed_anywhere_resumes_to_the_uninterrupted_run(reference_run, tmp_pat
     for attempt in range(expected_kills + 2):
         if attempt == 3:  # a write torn by a kill leaves a temporary file behind
             (out / "iteration_1" / "data").mkdir(parents=True, exist_ok=True)
-            (out / "iteration_1" / "data" / "labels.jsonl.tmp-0badc0de").write_text('{"id"')
+            (out / "iteration_1" / "data" / "records.jsonl.tmp-0badc0de").write_text('{"kind"')
         result = run_cli(out, *(["--resume"] if attempt else []), env=env)
         codes.append(result.returncode)
         if result.returncode == 0:
@@ -59,9 +59,12 @@ def test_killed_anywhere_resumes_to_the_uninterrupted_run(reference_run, tmp_pat
         difference = max_weight_difference(out / f"iteration_{t}", reference_run / f"iteration_{t}")
         assert difference <= 1e-6, (t, difference)
     for t in (1, 2):
-        for name in ("rollouts", "labels", "logprobs"):
+        for name in ("rollouts", "records", "scored_records"):
             path = f"iteration_{t}/data/{name}.jsonl"
             assert read_rows(out / path) == read_rows(reference_run / path), path
+        # OMPO's stored answers of π^t, carried to iteration t + 1
+        path = f"iteration_{t}/solver_state.json"
+        assert read_rows(out / path) == read_rows(reference_run / path), path
     assert read_rows(out / "steps.jsonl") == read_rows(reference_run / "steps.jsonl")
     assert not list(out.rglob("*.tmp-*"))
 
