@@ -631,12 +631,7 @@ class Trainer:
                 scalars = {f"iteration/{k}": v for k, v in metrics.items() if _is_number(v)}
                 self.accelerator.log(scalars, step=t)
             if "exploitability" in metrics:
-                print(
-                    f"iteration {t}: exploitability {metrics['exploitability']:.4f} ± "
-                    f"{metrics['exploitability_stderr']:.4f} (unrecognised answers "
-                    f"{metrics['unrecognised_rate']:.0%})",
-                    flush=True,
-                )
+                _print_exploitability(metrics)
 
     def _exploitability(self, t: int, n: int) -> dict[str, Any]:
         """Exploitability of π^t's induced class policy from ``n`` self-play episodes.
@@ -695,11 +690,19 @@ class Trainer:
         if self.is_main:
             shutil.rmtree(iteration_dir(self.out, 0) / "train_state", ignore_errors=True)
         self.accelerator.free_memory()
+        n = cfg.evaluate.exploitability_episodes
+        if n and _has_class_game(self.env) and self.is_main:
+            # The starting point of the exploitability curve (π^0, what iteration 1 samples).
+            metrics = {"iteration": 0.0, **self._exploitability(0, n)}
+            text = json.dumps(metrics, indent=1) + "\n"
+            atomic_write_text(iteration_dir(self.out, 0) / "metrics.json", text)
+            _print_exploitability(metrics)
 
     # ------------------------------------------------------------------ metrics files
     def _iteration_metrics(self) -> list[dict[str, Any]]:
+        """Every finished iteration's metrics (iteration 0: the warm start's exploitability)."""
         out = []
-        for t in range(1, self.config.run.iterations + 1):
+        for t in range(0, self.config.run.iterations + 1):
             path = iteration_dir(self.out, t) / "metrics.json"
             if path.exists():
                 out.append(json.loads(path.read_text(encoding="utf-8")))
@@ -713,6 +716,15 @@ class Trainer:
             if path.exists():
                 steps.extend(read_jsonl(path))
         write_jsonl(self.out / "steps.jsonl", steps)
+
+
+def _print_exploitability(metrics: dict[str, Any]) -> None:
+    print(
+        f"iteration {metrics['iteration']:.0f}: exploitability {metrics['exploitability']:.4f} ± "
+        f"{metrics['exploitability_stderr']:.4f} (unrecognised answers "
+        f"{metrics['unrecognised_rate']:.0%})",
+        flush=True,
+    )
 
 
 def _has_class_game(env: Any) -> bool:

@@ -88,7 +88,7 @@ def test_resume_refuses_changed_settings_and_existing_runs(
     assert not (run / "iteration_3").exists()
     assert main([str(run / "config.toml"), "--resume", "run.iterations=3"]) == 0
     assert (run / "iteration_3" / "config.json").exists()
-    assert len(read_rows(run / "iterations.jsonl")) == 3
+    assert [r["iteration"] for r in read_rows(run / "iterations.jsonl")] == [0, 1, 2, 3]
 
 
 def test_unwritable_output_folder(tmp_path, capsys):
