@@ -100,11 +100,13 @@ def test_unwritable_output_folder(tmp_path, capsys):
 
 def test_failing_oracle_stops_with_a_clear_error_then_resumes(reference_run, tmp_path):
     out = tmp_path / "run"
-    failed = run_cli(out, env={"OMPO_TEST_ORACLE_FAIL_AT": "3"})
+    # Batch 12 of the uninterrupted run is inside iteration 1's judge (the warm start's
+    # exploitability asks for batches 1-5, iteration 1's rollouts for 6-8, its judge for 9-24).
+    failed = run_cli(out, env={"OMPO_TEST_ORACLE_FAIL_AT": "12"})
     assert failed.returncode == 1
     assert "simulated oracle outage" in failed.stderr
     assert "is resumable: fix the cause and rerun with --resume" in failed.stderr
-    assert "stage iteration_1/" in failed.stderr
+    assert "stage iteration_1/judge failed" in failed.stderr
     resumed = run_cli(out, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert max_weight_difference(out / "iteration_2", reference_run / "iteration_2") <= 1e-6

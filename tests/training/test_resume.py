@@ -34,16 +34,17 @@ def _batches(path):
 
 def test_killed_anywhere_resumes_to_the_uninterrupted_run(reference_run, tmp_path):
     reference_batches = _batches(oracle_log(reference_run))
-    # Also kill inside an oracle call of iteration 2: after the model answered, before the
-    # answers were stored (the one window in which an answer can be lost).
-    kill_batch = len(reference_batches) - 1
+    # Also kill inside an oracle call of iteration 2's judge: after the model answered, before
+    # the answers were stored (the one window in which an answer can be lost). Batch 60 of the
+    # uninterrupted run is in that judge (its batches are 33-98); checked below.
+    kill_batch = 60
     out = tmp_path / "run"
     env = {
         "OMPO_TRAIN_FAULT": ",".join(BOUNDARIES + INSIDE),
         "OMPO_TEST_ORACLE_KILL_AT": str(kill_batch),
     }
     expected_kills = len(BOUNDARIES) + len(INSIDE) + 1
-    codes = []
+    codes, killed_in_judge_2 = [], []
     for attempt in range(expected_kills + 2):
         if attempt == 3:  # a write torn by a kill leaves a temporary file behind
             (out / "iteration_1" / "data").mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,13 @@ def test_killed_anywhere_resumes_to_the_uninterrupted_run(reference_run, tmp_pat
         if result.returncode == 0:
             break
         assert result.returncode == -9, result.stderr[-3000:]
+        completed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["completed"]
+        killed_in_judge_2.append(
+            "iteration_2/generate" in completed and "iteration_2/judge" not in completed
+        )
     assert codes == [-9] * expected_kills + [0]
+    # one kill came inside iteration 2's judge (the oracle's), the others where named
+    assert killed_in_judge_2.count(True) == 1
 
     for t in (0, 1, 2):
         difference = max_weight_difference(out / f"iteration_{t}", reference_run / f"iteration_{t}")
