@@ -163,8 +163,13 @@ class SolverConfig:
 class GenerationConfig:
     """``[generation]``: how answers are sampled from π^t."""
 
-    backend: Literal["transformers", "vllm", "openai"] = "transformers"
-    """Generation backend (vLLM: GPU only, loads the iteration's checkpoint)."""
+    backend: Literal["transformers", "vllm"] = "transformers"
+    """``transformers`` (the policy's own weights, any device) or ``vllm`` (GPU only, the
+    ``vllm`` extra: the generate stage serves π^{t−1}'s folder with vLLM). A backend this
+    install cannot run is refused before the run folder is touched."""
+    vllm_options: dict[str, Any] = field(default_factory=dict)
+    """More keyword arguments of ``vllm.LLM`` with ``backend = "vllm"`` (e.g.
+    ``gpu_memory_utilization = 0.4``, ``tensor_parallel_size = 2``)."""
     temperature: float = field(default=1.0, metadata=_positive())
     """Sampling temperature."""
     top_p: float = field(default=1.0, metadata=_positive(max=1.0))

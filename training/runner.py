@@ -132,6 +132,7 @@ class Trainer:
         hf_logging.disable_progress_bar()  # the stage bars say what is happening
         # Everything that can be checked is checked before the run folder is touched.
         solver_config(self.config)  # a bad [solver] is refused before anything is written
+        self._check_generation_backend()
         self._build_env()
         self._check_model_path()
         self._prepare_folder()
@@ -234,6 +235,23 @@ class Trainer:
         if not isinstance(env, TextPreferenceGameEnv):
             raise not_text
         self.env = env
+
+    def _check_generation_backend(self) -> None:
+        """``generation.backend = "vllm"`` needs the vllm package and a CUDA GPU."""
+        if self.config.generation.backend != "vllm":
+            return
+        import importlib.util
+
+        missing = []
+        if importlib.util.find_spec("vllm") is None:
+            missing.append('the vllm package (pip install "ompo-envs[vllm]")')
+        if not _cuda_available():
+            missing.append("a CUDA GPU")
+        if missing:
+            raise ConfigError(
+                f"generation.backend = 'vllm' needs {' and '.join(missing)}, which this install "
+                "lacks; use generation.backend = 'transformers'"
+            )
 
     def _check_model_path(self) -> None:
         """A local model path must exist (a hub name is checked when it loads)."""
@@ -403,6 +421,17 @@ class Trainer:
     def _generate(self, t: int) -> None:
         cfg = self.config
         policy = self._load(self._policy_path(t))
+        if cfg.generation.backend == "vllm":
+            from ompo_envs.lm import VLLMBackend
+
+            # vLLM serves π^{t−1}'s saved folder (same prompt ids as scoring: policy.format)
+            policy.backend = VLLMBackend(
+                self._policy_path(t),
+                policy.format,
+                dtype=cfg.model.dtype,
+                seed=cfg.run.seed,
+                **cfg.generation.vllm_options,
+            )
         solver = self._solver(t, policy)
         n, per = cfg.env.episodes_per_iteration, cfg.resume.episodes_per_chunk
         bar = progress_bar(self.show, f"iter {t} generate", "episode", n)

@@ -13,7 +13,7 @@ import os
 import signal
 
 from ompo_envs.oracles.base import OracleError
-from ompo_envs.oracles.synthetic import MatrixOracle
+from ompo_envs.oracles.synthetic import BradleyTerryOracle, MatrixOracle
 from ompo_envs.text.known_ne import RPS_KEYWORDS, RPS_MATRIX
 
 
@@ -48,3 +48,12 @@ def counting_rps_oracle(batch_size: int = 4) -> CountingRPSOracle:
     return CountingRPSOracle.from_keywords(
         RPS_MATRIX, RPS_KEYWORDS, p_unrecognised_wins=0.0, batch_size=batch_size
     )
+
+
+def _length_score(context, answer):
+    return len(answer) / 10.0
+
+
+def length_oracle(batch_size: int = 64) -> BradleyTerryOracle:
+    """A CPU oracle for any text game: the longer answer wins, P = σ((|a| − |b|) / 10)."""
+    return BradleyTerryOracle(_length_score, batch_size=batch_size)
