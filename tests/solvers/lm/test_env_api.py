@@ -1,0 +1,64 @@
+"""The LM solvers reach the game only through the env API, with one batched oracle call per step.
+
+A lifted tabular game is played by a tabular policy over words (the LM solvers' code path); every
+batched env step (:func:`ompo_envs.core.step_batch`, the only way the solvers step an env) and
+every oracle call of an iteration's generate and judge stages are counted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import solvers.lm.rollouts as rollouts_module
+import solvers.sampled.estimation as estimation_module
+from ompo_envs.text.lifted import LiftedRandomGameEnv
+from solvers.lm import LMDPO, LMMPO, LMOMPO, LMSPPO, LMStepDPO
+
+from .conftest import WordPolicy
+
+CASES = [
+    pytest.param(LMOMPO, {}, id="OMPO-one-step-stored"),
+    pytest.param(
+        LMOMPO, {"estimator": "trajectory", "optimism_source": "policy"}, id="OMPO-trajectory"
+    ),
+    pytest.param(LMMPO, {"estimator": "trajectory", "num_continuations": 3}, id="MPO-trajectory"),
+    pytest.param(LMStepDPO, {}, id="Step-DPO"),
+    pytest.param(LMSPPO, {}, id="SPPO"),
+    pytest.param(LMDPO, {}, id="DPO"),
+]
+
+
+@pytest.mark.parametrize(("cls", "fields"), CASES)
+def test_each_batched_env_step_is_one_oracle_call(cls, fields, monkeypatch):
+    env = LiftedRandomGameEnv(game_seed=3, num_states=3, num_actions=2, horizon=3)
+    steps: list[int] = []
+    oracle_calls: list[int] = []
+
+    def counting_step_batch(envs, actions, _step_batch=estimation_module.step_batch):
+        steps.append(len(envs))
+        return _step_batch(envs, actions)
+
+    def counting_compare(states_a, *rest, _compare=env.oracle.compare_states):
+        oracle_calls.append(len(states_a))
+        return _compare(states_a, *rest)
+
+    for module in (rollouts_module, estimation_module):
+        monkeypatch.setattr(module, "step_batch", counting_step_batch)
+    monkeypatch.setattr(env.oracle, "compare_states", counting_compare)
+    rng = np.random.default_rng(0)
+    table = rng.dirichlet(np.ones(3), size=env.class_game.policy_shape[:-1])
+    policy = WordPolicy(table, env.classifier.names)
+    solver = cls(env, policy=policy, num_prompts=6, num_samples=3, seed=0, **fields)
+
+    for iteration in range(2):  # the second iteration also compares against π^{t−1}
+        solver.start_iteration()
+        before = len(steps)
+        records = solver.judge(solver.generate())
+        assert records
+        solver.finish_iteration({})
+        # every env step went through step_batch: one oracle call each, of the whole batch
+        # (every stage of this game pays a preference)
+        assert oracle_calls[before:] == steps[before:], iteration
+        assert max(steps[before:]) > 1
+        assert sum(steps[before:]) >= solver.comparisons.num_queries
