@@ -62,3 +62,25 @@ def test_each_batched_env_step_is_one_oracle_call(cls, fields, monkeypatch):
         assert oracle_calls[before:] == steps[before:], iteration
         assert max(steps[before:]) > 1
         assert sum(steps[before:]) >= solver.comparisons.num_queries
+
+
+def test_ompo_compares_with_the_answers_the_previous_iterate_gave_at_the_same_states():
+    env = LiftedRandomGameEnv(game_seed=3, num_states=3, num_actions=2, horizon=3)
+    table = np.random.default_rng(1).dirichlet(np.ones(3), size=env.class_game.policy_shape[:-1])
+    solver = LMOMPO(env, policy=WordPolicy(table, env.classifier.names), num_prompts=4, seed=0)
+    seen = []
+    compare = solver.one_step_win_rates
+
+    def spy(samples, opponents=None):
+        seen.append(({k: s.counts.copy() for k, s in samples.items()}, opponents))
+        return compare(samples, opponents)
+
+    solver.one_step_win_rates = spy
+    for _ in range(2):
+        solver.start_iteration()
+        solver.judge(solver.generate())
+        solver.finish_iteration({})
+    (first, none), (second, stored) = seen
+    assert not none  # t = 1: no π^{t−1}
+    assert stored == first  # t = 2: every answer π^1 gave, by the state it answered
+    assert set(first) & set(second)  # some states recur (s1 always), so the term is used there
