@@ -1,8 +1,8 @@
 """The LM solvers reach the game only through the env API, with one batched oracle call per step.
 
 A lifted tabular game is played by a tabular policy over words (the LM solvers' code path); every
-batched env step (:func:`ompo_envs.core.step_batch`, the only way the solvers step an env) and
-every oracle call of an iteration's generate and judge stages are counted.
+batched env step (:func:`ompo_envs.core.step_batch`, the only way the solvers step an env), every
+oracle call and every sampling call of an iteration's generate and judge stages are counted.
 """
 
 from __future__ import annotations
@@ -29,11 +29,27 @@ CASES = [
 ]
 
 
+class _CountingWords(WordPolicy):
+    """A word policy that counts its batched sampling calls (its copies count with it)."""
+
+    def __init__(self, table, words, calls):
+        super().__init__(table, words)
+        self.calls = calls
+
+    def sample_batch(self, observations, infos, rng):
+        self.calls.append(len(infos))
+        return super().sample_batch(observations, infos, rng)
+
+    def copy(self):
+        return _CountingWords(self.table, self.answers[:-1], self.calls)
+
+
 @pytest.mark.parametrize(("cls", "fields"), CASES)
-def test_each_batched_env_step_is_one_oracle_call(cls, fields, monkeypatch):
+def test_each_batched_env_step_is_one_oracle_call_and_sampling_is_batched(cls, fields, monkeypatch):
     env = LiftedRandomGameEnv(game_seed=3, num_states=3, num_actions=2, horizon=3)
     steps: list[int] = []
     oracle_calls: list[int] = []
+    generation_calls: list[int] = []
 
     def counting_step_batch(envs, actions, _step_batch=estimation_module.step_batch):
         steps.append(len(envs))
@@ -48,7 +64,7 @@ def test_each_batched_env_step_is_one_oracle_call(cls, fields, monkeypatch):
     monkeypatch.setattr(env.oracle, "compare_states", counting_compare)
     rng = np.random.default_rng(0)
     table = rng.dirichlet(np.ones(3), size=env.class_game.policy_shape[:-1])
-    policy = WordPolicy(table, env.classifier.names)
+    policy = _CountingWords(table, env.classifier.names, generation_calls)
     solver = cls(env, policy=policy, num_prompts=6, num_samples=3, seed=0, **fields)
 
     for iteration in range(2):  # the second iteration also compares against π^{t−1}
@@ -62,6 +78,10 @@ def test_each_batched_env_step_is_one_oracle_call(cls, fields, monkeypatch):
         assert oracle_calls[before:] == steps[before:], iteration
         assert max(steps[before:]) > 1
         assert sum(steps[before:]) >= solver.comparisons.num_queries
+    # sampling: at most one call per player per batched step, plus the K answers per state (and
+    # π^{t−1}'s) in one call each — never one call per episode
+    assert max(generation_calls) > 1
+    assert len(generation_calls) <= 2 * len(steps) + 2 * 2
 
 
 def test_ompo_compares_with_the_answers_the_previous_iterate_gave_at_the_same_states():
