@@ -43,6 +43,61 @@ def run_cli(
     )
 
 
+class ForkingRunner:
+    """Runs ``training.cli`` attempts as forked children of one prepared process.
+
+    ``tests/training/fork_server.py`` imports torch, transformers, accelerate and the package
+    once; each :meth:`run` is then a new process (a fork that has run nothing of the training
+    run) doing what ``python -m training.cli tests/training/tiny.toml --out OUT ARGS`` does, and
+    dying by SIGKILL at a fault point just as that command would — without paying the imports
+    again. Use as a context manager.
+    """
+
+    def __init__(self, out: Path, env: dict[str, str] | None = None) -> None:
+        self.out = out
+        environment = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            ORACLE_LOG: str(oracle_log(out)),
+            **(env or {}),
+        }
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "tests.training.fork_server"],
+            env=environment,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """One attempt; its exit status (−9 after SIGKILL) and output, as ``run_cli`` gives."""
+        logs = self.out.parent / f"{self.out.name}-attempt"
+        request = {
+            "argv": [str(TINY), "--out", str(self.out), *args],
+            "stdout": f"{logs}.out",
+            "stderr": f"{logs}.err",
+        }
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        reply = self.server.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"the fork server died (exit status {self.server.wait()})")
+        return subprocess.CompletedProcess(
+            request["argv"],
+            json.loads(reply)["returncode"],
+            Path(request["stdout"]).read_text(encoding="utf-8"),
+            Path(request["stderr"]).read_text(encoding="utf-8"),
+        )
+
+    def __enter__(self) -> ForkingRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stdin.close()
+        self.server.wait(timeout=60)
+
+
 def run_in_process(out: Path, *args: str) -> int:
     """Run the CLI in this process (with the counting oracle's log beside ``out``)."""
     from training.cli import main

@@ -43,7 +43,8 @@ def _free_port() -> int:
 
 def test_two_processes_equal_one_with_twice_the_accumulation(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    common = ["model.dtype=float64", "train.batch_size=1"]
+    # (no exploitability evaluation: it reads the weights, it does not change them)
+    common = ["model.dtype=float64", "train.batch_size=1", "evaluate.exploitability_episodes=0"]
     assert run_in_process(one, *common, "train.gradient_accumulation_steps=2") == 0
     launcher = [*LAUNCH, "--main_process_port", str(_free_port())]
     result = run_cli(two, *common, "train.gradient_accumulation_steps=1", launcher=launcher)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.training.conftest import max_weight_difference, oracle_log, read_rows, run_cli
+from tests.training.conftest import ForkingRunner, max_weight_difference, oracle_log, read_rows
 
 pytest.importorskip("accelerate")  # the "train" extra
 
@@ -45,19 +45,22 @@ def test_killed_anywhere_resumes_to_the_uninterrupted_run(reference_run, tmp_pat
     }
     expected_kills = len(BOUNDARIES) + len(INSIDE) + 1
     codes, killed_in_judge_2 = [], []
-    for attempt in range(expected_kills + 2):
-        if attempt == 3:  # a write torn by a kill leaves a temporary file behind
-            (out / "iteration_1" / "data").mkdir(parents=True, exist_ok=True)
-            (out / "iteration_1" / "data" / "records.jsonl.tmp-0badc0de").write_text('{"kind"')
-        result = run_cli(out, *(["--resume"] if attempt else []), env=env)
-        codes.append(result.returncode)
-        if result.returncode == 0:
-            break
-        assert result.returncode == -9, result.stderr[-3000:]
-        completed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["completed"]
-        killed_in_judge_2.append(
-            "iteration_2/generate" in completed and "iteration_2/judge" not in completed
-        )
+    with ForkingRunner(out, env) as runner:
+        for attempt in range(expected_kills + 2):
+            if attempt == 3:  # a write torn by a kill leaves a temporary file behind
+                (out / "iteration_1" / "data").mkdir(parents=True, exist_ok=True)
+                torn = out / "iteration_1" / "data" / "records.jsonl.tmp-0badc0de"
+                torn.write_text('{"kind"')
+            result = runner.run(*(["--resume"] if attempt else []))
+            codes.append(result.returncode)
+            if result.returncode == 0:
+                break
+            assert result.returncode == -9, result.stderr[-3000:]
+            manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+            completed = manifest["completed"]
+            killed_in_judge_2.append(
+                "iteration_2/generate" in completed and "iteration_2/judge" not in completed
+            )
     assert codes == [-9] * expected_kills + [0]
     # one kill came inside iteration 2's judge (the oracle's), the others where named
     assert killed_in_judge_2.count(True) == 1
