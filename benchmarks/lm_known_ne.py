@@ -373,6 +373,30 @@ def summarise(runs: Sequence[dict[str, Any]], config: LMKnownNEConfig) -> dict[s
     return out
 
 
+def idle_makespan(results: dict[str, Any]) -> float:
+    """Seconds the run would take on idle cores: its runs' CPU seconds on ``workers`` workers.
+
+    The runs are handed out in the order :func:`run` submits them, each to the worker that
+    frees first (what the process pool does), so the estimate does not depend on other load on
+    the machine; ``workers = 0`` is one process.
+    """
+    config = results["config"]
+    cpu = {(r["game"], r["solver"], r["seed"]): r["cpu_seconds"] for r in results["runs"]}
+    seeds = {game: sorted({seed for g, _, seed in cpu if g == game}) for game in config["games"]}
+    jobs = [
+        (game, name, seed)
+        for game in config["games"]
+        for name in config["solvers"]
+        for seed in seeds[game]
+        if (game, name, seed) in cpu
+    ]
+    jobs.sort(key=lambda job: job[0] == "TextRockPaperScissors-v0")
+    free_at = [0.0] * max(1, config["workers"])
+    for job in jobs:
+        free_at[free_at.index(min(free_at))] += cpu[job]
+    return max(free_at)
+
+
 def table_markdown(results: dict[str, Any]) -> str:
     """One row per (game, solver): start, last iterate ± stderr, min, time split."""
     lines = [
@@ -481,6 +505,7 @@ def _handle(args: Any) -> int:
     print(
         f"wrote {json_path} and {png_path} ({results['wall_seconds']:.0f} s wall, "
         f"{results['cpu_seconds']:.0f} s CPU in the workers, "
-        f"load {results['load_average_1min']:.1f})"
+        f"load {results['load_average_1min']:.1f}; "
+        f"{idle_makespan(results):.0f} s on {max(1, config.workers)} idle cores)"
     )
     return 0

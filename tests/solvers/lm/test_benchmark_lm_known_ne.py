@@ -1,18 +1,14 @@
-"""``ompo-bench lm-known-ne`` end to end at a tiny size, and the measured claims of its results.
+"""``ompo-bench lm-known-ne`` end to end at a tiny size.
 
-The full run (README, "LM solvers on known-NE text games") is a benchmark, not a test; its
-results file ``benchmarks/lm_known_ne.json`` is committed, and the claims the README makes from it
-are checked here against that file.
+The full run is a benchmark, not a test: its results file ``benchmarks/lm_known_ne.json`` is
+committed, and ``test_lm_known_ne_results.py`` checks README's claims against that file.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from benchmarks import cli, lm_known_ne
-
-RESULTS = Path(lm_known_ne.__file__).with_name("lm_known_ne.json")
+from benchmarks import cli
 
 
 def test_a_tiny_run_writes_results_and_a_plot(tmp_path, capsys):
