@@ -11,6 +11,7 @@ Every solver is registered by name (:mod:`solvers.registry`): ``solvers.get_solv
 """
 
 from solvers.base import METRICS, ExactSolver, LogitSolver, Solver
+from solvers.cfr import DCFR, CFRPlus, CFRPlusConfig, DCFRConfig, PCFRPlus, PCFRPlusConfig
 from solvers.egpo import EGPO, EGPOConfig
 from solvers.fictitious_play import FictitiousPlay, FictitiousPlayConfig
 from solvers.lp import LPConfig, LPEquilibrium
@@ -47,11 +48,15 @@ register("ONPO", ONPO)
 register("MMD", MMD)
 register("FP", FictitiousPlay)
 register("LP", LPEquilibrium)
+register("CFR+", CFRPlus)
+register("PCFR+", PCFRPlus)
+register("DCFR", DCFR)
 register("SampledOMPO", SampledOMPO)
 register("SampledMPO", SampledMPO)
 register("SampledSPPO", SampledSPPO)
 
 __all__ = [
+    "DCFR",
     "EGPO",
     "METRICS",
     "MMD",
@@ -61,6 +66,9 @@ __all__ = [
     "ONPO",
     "SPO",
     "SPPO",
+    "CFRPlus",
+    "CFRPlusConfig",
+    "DCFRConfig",
     "EGPOConfig",
     "ExactSolver",
     "FictitiousPlay",
@@ -75,6 +83,8 @@ __all__ = [
     "NashMDConfig",
     "OMPOConfig",
     "ONPOConfig",
+    "PCFRPlus",
+    "PCFRPlusConfig",
     "SPOConfig",
     "SPPOConfig",
     "SampledMPO",
