@@ -47,6 +47,9 @@ DEFAULT_SOLVERS: tuple[str, ...] = (
     "ONPO",
     "MMD",
     "FP",
+    "CFR+",
+    "PCFR+",
+    "DCFR",
 )
 
 #: The paper's claim checked by default: OMPO after 100 updates vs MPO after 1,000.
@@ -84,6 +87,11 @@ class TabularBenchmarkConfig:
 
     workers: int = 0
     """Worker processes (0: one per CPU core; 1: in this process); each uses one BLAS thread."""
+
+    lockstep: bool = True
+    """Run the settings and solvers of a game together, one thread each, with their pairwise
+    contractions batched into one matmul per round (:mod:`ompo_envs.tabular.batching`; the
+    same numbers). False: one job per run (for plug-ins that share state between instances)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.updates, bool) or not isinstance(self.updates, int) or self.updates < 1:
@@ -170,31 +178,59 @@ def run_one(
     """Run one solver with one setting on one game; return its exploitability curves."""
     from threadpoolctl import threadpool_limits
 
-    from ompo_envs.envs import TabularGameEnv
     from ompo_envs.tabular import random_game
+
+    with threadpool_limits(1):
+        return _run_solver(spec, settings, random_game(seed, horizon=horizon), seed, updates)
+
+
+def run_game(
+    runs: Sequence[tuple[str, Mapping[str, Any]]], seed: int, horizon: int, updates: int
+) -> list[dict[str, Any]]:
+    """Run several (solver, setting) pairs on one game in lockstep; return their curves.
+
+    One thread per run; their pairwise contractions are batched into one matmul per round
+    (:func:`ompo_envs.tabular.batching.run_in_lockstep`), which gives each run the numbers it
+    gets alone. A run's ``seconds`` is then its thread's wall time, waits included.
+    """
+    from functools import partial
+
+    from threadpoolctl import threadpool_limits
+
+    from ompo_envs.tabular import random_game
+    from ompo_envs.tabular.batching import run_in_lockstep
+
+    with threadpool_limits(1):
+        game = random_game(seed, horizon=horizon)
+        tasks = [
+            partial(_run_solver, spec, settings, game, seed, updates) for spec, settings in runs
+        ]
+        return run_in_lockstep(game, tasks)
+
+
+def _run_solver(
+    spec: str, settings: Mapping[str, Any], game: Any, seed: int, updates: int
+) -> dict[str, Any]:
+    from ompo_envs.envs import TabularGameEnv
     from solvers import solver_traits
 
     cls = _solver_class(spec)
-    with threadpool_limits(1):
-        game = random_game(seed, horizon=horizon)
-        problem = game if solver_traits(cls).requires_model else TabularGameEnv(game)
-        solver = cls(problem, **settings)
-        harness = (
-            None if callable(getattr(solver, "evaluate", None)) else _HarnessAverage(game, solver)
-        )
-        evaluate = solver.evaluate if harness is None else harness.evaluate
-        marks = set(checkpoints(updates))
-        last, average = [], []
-        start = time.perf_counter()
-        for t in range(1, updates + 1):
-            solver.step()
-            if harness is not None:
-                harness.after_step()
-            if t in marks:
-                evaluation = evaluate()
-                last.append(float(evaluation["exploitability_last"]))
-                average.append(float(evaluation["exploitability_average"]))
-        seconds = time.perf_counter() - start
+    problem = game if solver_traits(cls).requires_model else TabularGameEnv(game)
+    solver = cls(problem, **settings)
+    harness = None if callable(getattr(solver, "evaluate", None)) else _HarnessAverage(game, solver)
+    evaluate = solver.evaluate if harness is None else harness.evaluate
+    marks = set(checkpoints(updates))
+    last, average = [], []
+    start = time.perf_counter()
+    for t in range(1, updates + 1):
+        solver.step()
+        if harness is not None:
+            harness.after_step()
+        if t in marks:
+            evaluation = evaluate()
+            last.append(float(evaluation["exploitability_last"]))
+            average.append(float(evaluation["exploitability_average"]))
+    seconds = time.perf_counter() - start
     return {
         "solver": display_name(spec),
         "beta": settings.get("beta"),
@@ -206,22 +242,40 @@ def run_one(
     }
 
 
-def _jobs(config: TabularBenchmarkConfig) -> list[tuple[str, Settings, int]]:
-    from ompo_envs.tabular import random_game
+Job = tuple[int, list[tuple[str, Settings]]]
+
+
+def _jobs(config: TabularBenchmarkConfig, games: Mapping[int, Any], workers: int) -> list[Job]:
+    """(seed, [(solver, setting), ...]) jobs, longest first, so that the workers end together.
+
+    Lockstep: each game's runs form one job (split in ⌈workers / games⌉ parts when there are
+    more workers than games); otherwise one job per run.
+    """
     from solvers import solver_traits
 
-    sizes = {s: random_game(s, horizon=config.horizon) for s in config.seeds}
-    jobs = []
-    for spec in config.solvers:
-        jobs += [
-            (spec, settings, seed)
-            for settings in settings_grid(config, spec)
-            for seed in config.seeds
-        ]
-    # Longest first (cost ~ (S·A)² × evaluations per update) so that the workers finish together.
-    size = {s: (g.num_states * g.num_actions) ** 2 for s, g in sizes.items()}
     cost = {spec: solver_traits(_solver_class(spec)).cost_per_update for spec in config.solvers}
-    return sorted(jobs, key=lambda j: -size[j[2]] * cost[j[0]])
+    runs = {
+        seed: [
+            (spec, settings) for spec in config.solvers for settings in settings_grid(config, spec)
+        ]
+        for seed in config.seeds
+    }
+    if config.lockstep:
+        parts = -(-workers // len(config.seeds))
+        jobs = [(seed, group[i::parts]) for seed, group in runs.items() for i in range(parts)]
+    else:
+        jobs = [(seed, [run]) for seed, group in runs.items() for run in group]
+    # Cost ~ (S·A)² × contractions per update.
+    size = {s: (g.num_states * g.num_actions) ** 2 for s, g in games.items()}
+    return sorted(
+        (job for job in jobs if job[1]), key=lambda j: -size[j[0]] * sum(cost[r[0]] for r in j[1])
+    )
+
+
+def _run_job(seed: int, runs: list[tuple[str, Settings]], horizon: int, updates: int) -> list:
+    if len(runs) == 1:
+        return [run_one(*runs[0], seed, horizon, updates)]
+    return run_game(runs, seed, horizon, updates)
 
 
 def run(config: TabularBenchmarkConfig, *, progress: bool = True) -> dict[str, Any]:
@@ -231,34 +285,35 @@ def run(config: TabularBenchmarkConfig, *, progress: bool = True) -> dict[str, A
     from ompo_envs.tabular import random_game
     from solvers import solver_traits
 
-    jobs = _jobs(config)
     workers = config.workers or os.cpu_count() or 1
-    runs = []
     start = time.perf_counter()
-    arguments = [
-        (spec, settings, seed, config.horizon, config.updates) for spec, settings, seed in jobs
-    ]
+    by_seed = {seed: random_game(seed, horizon=config.horizon) for seed in config.seeds}
+    jobs = _jobs(config, by_seed, workers)
+    arguments = [(seed, group, config.horizon, config.updates) for seed, group in jobs]
+    runs = []
+    bar = tqdm(total=sum(len(g) for _, g in jobs), disable=not progress, desc="runs")
     if workers == 1:
-        runs = [run_one(*a) for a in tqdm(arguments, disable=not progress, desc="runs")]
+        for a in arguments:
+            runs += _run_job(*a)
+            bar.update(len(a[1]))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_one, *a) for a in arguments]
-            for future in tqdm(
-                as_completed(futures), total=len(futures), disable=not progress, desc="runs"
-            ):
-                runs.append(future.result())
-    games = []
-    for seed in config.seeds:
-        game = random_game(seed, horizon=config.horizon)
-        games.append(
-            {
-                "seed": seed,
-                "num_states": game.num_states,
-                "num_actions": game.num_actions,
-                "num_initial_states": game.num_initial_states,
-                "horizon": game.horizon,
-            }
-        )
+            futures = [pool.submit(_run_job, *a) for a in arguments]
+            for future in as_completed(futures):
+                done = future.result()
+                runs += done
+                bar.update(len(done))
+    bar.close()
+    games = [
+        {
+            "seed": seed,
+            "num_states": game.num_states,
+            "num_actions": game.num_actions,
+            "num_initial_states": game.num_initial_states,
+            "horizon": game.horizon,
+        }
+        for seed, game in by_seed.items()
+    ]
     names = [display_name(s) for s in config.solvers]
     order = {
         (display_name(spec), json.dumps(s, sort_keys=True)): i
@@ -536,6 +591,7 @@ def _command(args: argparse.Namespace) -> int:
             solvers=tuple(args.solvers),
             grids=grids,
             workers=args.workers,
+            lockstep=not args.no_lockstep,
         )
     except ValueError as error:
         raise SystemExit(f"ompo-bench tabular: {error}") from None
@@ -581,6 +637,12 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--horizon", type=int, default=10, help="H of every game (default 10)")
     parser.add_argument(
         "--workers", type=int, default=0, help="worker processes (default: one per CPU core)"
+    )
+    parser.add_argument(
+        "--no-lockstep",
+        action="store_true",
+        help="one job per run instead of a game's runs in lockstep with batched contractions "
+        "(same numbers; for plug-ins that share state between instances)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_command)

@@ -27,6 +27,7 @@ a trajectory-level mixture of them (:class:`ompo_envs.policies.MixturePolicy`, v
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,21 +66,46 @@ def occupancy_measures(game: TabularGame, policy: Any) -> np.ndarray:
     return occupancy
 
 
+#: The :class:`~ompo_envs.tabular.batching.ContractionBatcher` serving this thread's
+#: contractions, if any (set by :func:`ompo_envs.tabular.batching.run_in_lockstep`).
+ACTIVE_BATCHER: ContextVar[Any] = ContextVar("ACTIVE_BATCHER", default=None)
+
+
 def reward_against_occupancy(game: TabularGame, opponent_occupancy: np.ndarray) -> np.ndarray:
     """Return r_h^{π'}(s, a | s1) = w_h Σ_{s',a'} d'_h(s', a' | s1) r(s, a, s', a'), (n, H, S, A).
 
-    One dense (S·A)×(S·A) matmul with n·H right-hand columns.
+    One dense (S·A)×(S·A) matmul with n·H right-hand columns; inside
+    :func:`~ompo_envs.tabular.batching.run_in_lockstep` it joins the rows of the other
+    iterates of ``game`` in one matmul (the same numbers).
 
     Raises:
         TypeError: ``game`` is not a TabularGame, or the occupancy holds non-real values.
         ValueError: The occupancy is not one of this game (:func:`check_occupancy`).
     """
     opponent_occupancy = check_occupancy(game, opponent_occupancy, "opponent_occupancy")
-    n, horizon, num_states, num_actions = opponent_occupancy.shape
+    batcher = ACTIVE_BATCHER.get()
+    if batcher is not None and batcher.game is game:
+        return batcher.contract(opponent_occupancy)
+    return contract_rows(game, [opponent_occupancy])[0]
+
+
+def contract_rows(game: TabularGame, occupancies: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """:func:`reward_against_occupancy` of several checked occupancies (n, H, S, A), one matmul.
+
+    Row i of a matmul is the same dot products whatever the other rows are: each result is the
+    contraction of its own occupancy.
+    """
+    num_states, num_actions = game.num_states, game.num_actions
     pairwise = game.reward.reshape(num_states * num_actions, num_states * num_actions)
-    flat = opponent_occupancy.reshape(n * horizon, num_states * num_actions) @ pairwise.T
+    rows = [d.reshape(-1, num_states * num_actions) for d in occupancies]
+    flat = (rows[0] if len(rows) == 1 else np.concatenate(rows)) @ pairwise.T
     weights = game.stage_weights[None, :, None, None]
-    return flat.reshape(n, horizon, num_states, num_actions) * weights
+    results, start = [], 0
+    for d, r in zip(occupancies, rows, strict=True):
+        block = flat[start : start + len(r)]
+        results.append(block.reshape(d.shape) * weights)
+        start += len(r)
+    return results
 
 
 def reward_against(game: TabularGame, opponent: Any) -> np.ndarray:
