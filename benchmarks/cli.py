@@ -2,6 +2,7 @@
 
 ompo-bench tabular            # paper Fig. 1(a), 1,000 updates (~7 min on 2 idle CPU cores)
 ompo-bench tabular --full     # the paper's 2,000 updates
+ompo-bench tabular-speed      # its two code paths timed in one run (issue 14)
 ompo-bench tabular --solvers OMPO my_module:MySolver --grid MySolver:beta=1,2,4   # yours
 ompo-bench lm-known-ne        # LM solvers on text games with a known NE (tiny local model)
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from benchmarks import lm_known_ne, mtbench101, reasoning, tabular, winrate
+from benchmarks import lm_known_ne, mtbench101, reasoning, tabular, tabular_speed, winrate
 
 #: Subcommand registrars; other benchmarks add theirs here.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [tabular.add_subcommand]
 SUBCOMMANDS += [mtbench101.add_subcommand, winrate.add_subcommand, reasoning.add_subcommand]
 SUBCOMMANDS.append(lm_known_ne.add_parser)  # ompo-bench lm-known-ne (issue 9)
+SUBCOMMANDS.append(tabular_speed.add_subcommand)  # ompo-bench tabular-speed (issue 14)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
