@@ -14,6 +14,11 @@ where it has one, otherwise by the harness from ``policy`` (the average iterate 
 uniform trajectory mixture of the iterates, App. E.2). A solver's best setting minimises the
 mean (over games) average-iterate exploitability after the last update. Results go to one JSON
 file and one PNG plot per run, named ``RandomGame-v0__fig1a__seeds{first}-{last}__{unix time}``.
+
+The runs of one game go in lockstep in one worker process, one thread each, their pairwise
+contractions batched into one matmul per round (:mod:`ompo_envs.tabular.batching`): every run
+records the numbers it records alone (``lockstep=False``, one job per run, is the other code path;
+``ompo-bench tabular-speed`` times both and compares their numbers).
 """
 
 from __future__ import annotations
