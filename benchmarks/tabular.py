@@ -301,19 +301,20 @@ def run(config: TabularBenchmarkConfig, *, progress: bool = True) -> dict[str, A
     jobs = _jobs(config, by_seed, workers)
     arguments = [(seed, group, config.horizon, config.updates) for seed, group in jobs]
     runs = []
-    bar = tqdm(total=sum(len(g) for _, g in jobs), disable=not progress, desc="runs")
+    total = sum(len(group) for _, group in jobs)
     if workers == 1:
-        for a in arguments:
-            runs += _run_job(*a)
-            bar.update(len(a[1]))
+        with tqdm(total=total, disable=not progress, desc="runs") as bar:
+            for a in arguments:
+                runs += _run_job(*a)
+                bar.update(len(a[1]))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_run_job, *a) for a in arguments]
-            for future in as_completed(futures):
-                done = future.result()
-                runs += done
-                bar.update(len(done))
-    bar.close()
+            futures = [pool.submit(_run_job, *a) for a in arguments]  # forks before tqdm's thread
+            with tqdm(total=total, disable=not progress, desc="runs") as bar:
+                for future in as_completed(futures):
+                    done = future.result()
+                    runs += done
+                    bar.update(len(done))
     games = [
         {
             "seed": seed,
