@@ -7,12 +7,13 @@ the same game; contracting all their iterates at once reads the (S·A)² prefere
 instead of once per iterate and runs BLAS on a tall matrix, where it is most efficient.
 
 :func:`run_in_lockstep` runs each task (e.g. "make 1,000 updates of this solver, evaluate at
-these checkpoints") in its own thread. Every contraction a task makes on the game goes to one
-:class:`ContractionBatcher`, which waits until each task still running is waiting on a
-contraction, then computes all of them in one matmul (:func:`~ompo_envs.tabular.evaluation.
-contract_rows`). Row i of a matmul is the same dot products whatever the other rows are, so each
-task gets the contraction of its own occupancy: the tasks compute what they would alone (with
-OpenBLAS the results are bitwise equal; ``ompo-bench tabular-speed`` measures the difference).
+these checkpoints") in its own thread, one thread at a time: a task runs until it asks for a
+contraction of the game, then the next task runs; once every task still running has asked, one
+:class:`ContractionBatcher` computes all of them in one matmul (:func:`~ompo_envs.tabular.
+evaluation.contract_rows`) and the next round starts. Row i of a matmul is the same dot
+products whatever the other rows are, so each task gets the contraction of its own occupancy:
+the tasks compute what they would alone (with OpenBLAS the results are bitwise equal;
+``ompo-bench tabular-speed`` measures the difference).
 A task's contraction of an occupancy it contracted just before (an evaluation of the current
 iterate, then the next update from it) is served from a two-entry memo of that task.
 
@@ -46,11 +47,14 @@ class _Request:
 
 
 class ContractionBatcher:
-    """Collects the contractions of ``participants`` threads on ``game``; one matmul per round.
+    """Runs ``participants`` threads one at a time and batches their contractions on ``game``.
 
-    A round starts when every participant that has not left is waiting in :meth:`contract`:
-    the last one to arrive computes the round for all. Participants call :meth:`leave` when
-    they will make no more contractions (:func:`run_in_lockstep` does both).
+    The threads take turns (a baton): participant i runs until it asks for a contraction
+    (:meth:`contract`) or ends (:meth:`leave`), then hands over to the next one still running.
+    When the last one hands over, every participant still running has asked for one contraction:
+    they are computed in one matmul and the next round starts with the first participant. One
+    thread runs at a time, so the threads never compete for the interpreter (or the cores), and
+    a task's results do not depend on the others. :func:`run_in_lockstep` drives all of this.
 
     Attributes:
         game: The game whose contractions are batched.
@@ -68,15 +72,26 @@ class ContractionBatcher:
         self.rounds = 0
         self.contractions = 0
         self.memo_hits = 0
-        self._running = participants
+        self._running = list(range(participants))  # in turn order; a participant leaves at its end
+        self._turn = [threading.Event() for _ in range(participants)]
         self._pending: list[_Request] = []
-        self._condition = threading.Condition()
-        self._local = threading.local()  # .memo: this thread's [(occupancy, contraction)]
+        self._memos: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(participants)]
+        self._local = threading.local()  # .index: the calling thread's participant number
+
+    def join(self, index: int) -> None:
+        """Make the calling thread participant ``index``; return when it is its turn."""
+        self._local.index = index
+        self._wait_turn(index)
+
+    def start(self) -> None:
+        """Give the first turn (once every participant thread has been started)."""
+        self._turn[self._running[0]].set()
 
     def contract(self, occupancy: np.ndarray) -> np.ndarray:
         """Return :func:`~ompo_envs.tabular.reward_against_occupancy` of ``occupancy``.
 
-        Blocks until the round that includes it has been computed.
+        Hands the turn over; returns once the round that includes it is computed and it is this
+        participant's turn again.
         """
         occupancy = np.asarray(occupancy, dtype=np.float64)
         if occupancy.ndim != 4 or occupancy.shape[1:] != self.game.policy_shape[1:]:
@@ -84,46 +99,55 @@ class ContractionBatcher:
                 f"an occupancy of this game has shape (n, H, S, A) with (H, S, A) = "
                 f"{self.game.policy_shape[1:]}, got {occupancy.shape}"
             )
-        memo = self._local.__dict__.setdefault("memo", [])
+        index = self._local.index
+        memo = self._memos[index]
         for seen, result in memo:
             if seen.shape == occupancy.shape and np.array_equal(seen, occupancy):
-                with self._condition:
-                    self.memo_hits += 1
+                self.memo_hits += 1
                 return result.copy()
         request = _Request(occupancy)
-        with self._condition:
-            self._pending.append(request)
-            self._running -= 1
-            if self._running == 0:
-                self._compute_round()
-            while request.result is None:
-                self._condition.wait()
+        self._pending.append(request)
+        try:
+            self._hand_over(self._running.index(index))
+        except BaseException:  # this thread computed the round and it failed
+            self._wait_turn(index)
+            raise
+        self._wait_turn(index)
+        if request.result is None:  # the round failed in another thread
+            raise RuntimeError("the batched contraction of this round failed")
         memo.insert(0, (occupancy.copy(), request.result))
         del memo[_MEMO_SIZE:]
         return request.result.copy()
 
     def leave(self) -> None:
-        """The calling participant will make no more contractions."""
-        with self._condition:
-            self._running -= 1
-            if self._running == 0 and self._pending:
+        """The calling participant has ended: hand the turn over for good."""
+        position = self._running.index(self._local.index)
+        del self._running[position]
+        self._hand_over(position - 1)  # the next participant now sits at ``position``
+
+    def _wait_turn(self, index: int) -> None:
+        self._turn[index].wait()
+        self._turn[index].clear()
+
+    def _hand_over(self, position: int) -> None:
+        """Wake the participant after ``position`` in turn order; after the last: compute."""
+        if position + 1 < len(self._running):
+            self._turn[self._running[position + 1]].set()
+            return
+        try:
+            if self._pending:
                 self._compute_round()
+        finally:
+            if self._running:
+                self._turn[self._running[0]].set()
 
     def _compute_round(self) -> None:
-        # Called with the lock held, while every other participant waits or has left.
         requests, self._pending = self._pending, []
-        try:
-            results = contract_rows(self.game, [r.occupancy for r in requests])
-        except BaseException:
-            results = [np.full(r.occupancy.shape, np.nan) for r in requests]
-            raise
-        finally:
-            for request, result in zip(requests, results, strict=True):
-                request.result = result
-            self._running += len(requests)
-            self.rounds += 1
-            self.contractions += len(requests)
-            self._condition.notify_all()
+        results = contract_rows(self.game, [r.occupancy for r in requests])
+        for request, result in zip(requests, results, strict=True):
+            request.result = result
+        self.rounds += 1
+        self.contractions += len(requests)
 
 
 def run_in_lockstep(game: TabularGame, tasks: Sequence[Callable[[], T]]) -> list[T]:
@@ -151,6 +175,7 @@ def run_in_lockstep(game: TabularGame, tasks: Sequence[Callable[[], T]]) -> list
 
     def participant(index: int) -> None:
         ACTIVE_BATCHER.set(batcher)  # a new thread starts with an empty context
+        batcher.join(index)
         try:
             results[index] = tasks[index]()
         except BaseException as error:  # re-raised in the calling thread below
@@ -163,6 +188,7 @@ def run_in_lockstep(game: TabularGame, tasks: Sequence[Callable[[], T]]) -> list
     ]
     for thread in threads:
         thread.start()
+    batcher.start()
     for thread in threads:
         thread.join()
     for error in errors:
