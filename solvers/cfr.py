@@ -193,6 +193,15 @@ class PCFRPlus(RegretMatchingSolver):
         return cumulative + regret
 
 
+def _discount(t: float, exponent: float) -> float:
+    """t^e / (t^e + 1); 1 where t^e overflows (a huge but finite e)."""
+    try:
+        power = t**exponent
+    except OverflowError:
+        return 1.0
+    return power / (power + 1.0)
+
+
 class DCFR(RegretMatchingSolver):
     """Discounted CFR(α, β, γ): regret matching on discounted regrets, t^γ averaging."""
 
@@ -206,7 +215,6 @@ class DCFR(RegretMatchingSolver):
 
     def _accumulate(self, cumulative: np.ndarray, regret: np.ndarray) -> np.ndarray:
         t = float(self.iteration + 1)  # this is update t (``iteration`` counts finished ones)
-        positive = t**self.config.alpha / (t**self.config.alpha + 1.0)
-        negative = t**self.config.beta / (t**self.config.beta + 1.0)
+        positive, negative = _discount(t, self.config.alpha), _discount(t, self.config.beta)
         total = cumulative + regret
         return np.where(total > 0, positive * total, negative * total)
