@@ -150,8 +150,18 @@ class RegretMatchingSolver(ExactSolver):
         return float(self.config.averaging_power)
 
     def iterate_weight(self, t: int) -> float:
-        """w_t = t^γ."""
-        return float(t) ** self.averaging_power
+        """w_t = t^γ.
+
+        Raises:
+            FloatingPointError: t^γ overflows (the step that needs it leaves the solver unchanged).
+        """
+        try:
+            return float(t) ** self.averaging_power
+        except OverflowError:
+            raise FloatingPointError(
+                f"the average's weight t^γ of iterate {t} overflows (γ = {self.averaging_power}); "
+                "the solver is unchanged. Lower the averaging power."
+            ) from None
 
     def _update(self) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
         regret = instantaneous_regret(self.game, self.policy, self.occupancy)
