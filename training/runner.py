@@ -471,11 +471,15 @@ class Trainer:
             policy = self._load(self._policy_path(t))
             solver = self._solver(t, policy)
             rollouts = self._rollouts(t)
-            bar = progress_bar(self.show, f"iter {t} judge", "state", 1)
-            with solver.random_source(derived_rng(self.config.run.seed, "judge", t)):
-                records = solver.judge(rollouts)
-            bar.set_postfix(pairs=solver.comparisons.num_queries)
-            bar.update(1)
+            # the oracle pairs answered (and stored) so far, with their rate
+            bar = progress_bar(self.show, f"iter {t} judge", "pair")
+            self.answers.on_put = bar.update
+            try:
+                with solver.random_source(derived_rng(self.config.run.seed, "judge", t)):
+                    records = solver.judge(rollouts)
+            finally:
+                self.answers.on_put = None
+            bar.set_postfix(queries=solver.comparisons.num_queries, records=len(records))
             bar.close()
             data = iteration_dir(self.out, t) / "data"
             write_jsonl(data / "records.jsonl", records_to_json(records))

@@ -17,7 +17,7 @@ import numbers
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,9 @@ class AnswerLog:
         self._handle = open(self.path, "a", encoding="utf-8")  # kept open: appended per batch
         self.hits = 0
         self.writes = 0
+        #: Called with the number of answers after each durable :meth:`put_many` (a progress
+        #: bar's ``update``), or None.
+        self.on_put: Callable[[int], Any] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> AnswerLog:
         return self  # one log per process: copies of an env or oracle share it
@@ -234,6 +237,8 @@ class AnswerLog:
         os.fsync(self._handle.fileno())
         self._answers.update(checked)
         self.writes += len(checked)
+        if self.on_put is not None:
+            self.on_put(len(checked))
 
     def close(self) -> None:
         """Close the log file."""

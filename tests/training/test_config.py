@@ -154,9 +154,14 @@ def test_a_shipped_config_runs_by_name_from_anywhere(tmp_path, monkeypatch, caps
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "rps"
     args = ["configs/tiny-cpu-rps.toml", "--out", str(out), "run.iterations=1"]
-    logging = ["logging.progress=false", "logging.tensorboard=true"]
+    logging = ["logging.progress=true", "logging.tensorboard=true"]
     assert main([*args, *logging, "env.episodes_per_iteration=8"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    # a bar per stage with its rate; the judge's counts the oracle pairs as they are stored
+    for bar in ("warm start", "iter 1 generate", "iter 1 judge", "iter 1 score", "iter 1 train"):
+        assert bar in captured.err, bar
+    assert "pair/s" in captured.err and "episode/s" in captured.err
     assert "iteration 1: exploitability" in printed
     assert "| iter |" in printed
     assert (out / "iteration_1" / "config.json").exists()
