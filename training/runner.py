@@ -436,12 +436,18 @@ class Trainer:
         n, per = cfg.env.episodes_per_iteration, cfg.resume.episodes_per_chunk
         bar = progress_bar(self.show, f"iter {t} generate", "episode", n)
 
+        started, tokens_before = time.perf_counter(), _generated_tokens(policy)
+
         def make(c: int) -> Any:
             roots = list(range(c * per, min(n, (c + 1) * per)))
-            return retry_smaller(
+            part = retry_smaller(
                 policy,
                 lambda: solver.generate(roots, rng=derived_rng(cfg.run.seed, "generate", t, c)),
             )
+            tokens = _generated_tokens(policy) - tokens_before
+            if tokens > 0:  # backends that count (transformers): answer tokens per second
+                bar.set_postfix(tokens_per_s=f"{tokens / (time.perf_counter() - started):.1f}")
+            return part
 
         data = iteration_dir(self.out, t) / "data"
         parts = self._chunked(
@@ -800,3 +806,8 @@ def _read_part(path: Path) -> Any:
         with open(path, "rb") as handle:
             return pickle.load(handle)  # written by this run (module docstring)
     return read_jsonl(path)
+
+
+def _generated_tokens(policy: Any) -> int:
+    """Answer tokens the policy's generation backend made so far (0 if it does not count)."""
+    return int(getattr(getattr(policy, "backend", None), "completion_tokens", 0))

@@ -127,6 +127,7 @@ class TransformersBackend:
 
     Attributes:
         prompt_tokens: Prompt tokens of every row generated so far (after truncation).
+        completion_tokens: Tokens generated so far (the end-of-answer tokens included).
         truncated_prompts: Prompts cut on the left so far.
 
     Raises:
@@ -150,6 +151,7 @@ class TransformersBackend:
         self.share_prefill = bool(share_prefill)
         self.truncate_prompts = bool(truncate_prompts)
         self.prompt_tokens = 0
+        self.completion_tokens = 0
         self.truncated_prompts = 0
 
     def _fit(self, ids: tuple[int, ...], max_new_tokens: int, what: str) -> tuple[int, ...]:
@@ -185,6 +187,7 @@ class TransformersBackend:
             for lo in range(0, len(rows), self.batch_size):
                 batch = [prompts[i] for i in rows[lo : lo + self.batch_size]]
                 completions.extend(self._generate_batch(batch, params, device))
+        self.completion_tokens += sum(c.num_tokens for c in completions)
         k = params.num_samples
         return [completions[i * k : (i + 1) * k] for i in range(len(prompts))]
 

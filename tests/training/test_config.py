@@ -162,6 +162,7 @@ def test_a_shipped_config_runs_by_name_from_anywhere(tmp_path, monkeypatch, caps
     for bar in ("warm start", "iter 1 generate", "iter 1 judge", "iter 1 score", "iter 1 train"):
         assert bar in captured.err, bar
     assert "pair/s" in captured.err and "episode/s" in captured.err
+    assert "tokens_per_s=" in captured.err  # the generate bar's answer tokens per second
     assert "iteration 1: exploitability" in printed
     assert "| iter |" in printed
     assert (out / "iteration_1" / "config.json").exists()
