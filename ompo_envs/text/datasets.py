@@ -1,17 +1,23 @@
-"""The text datasets shipped inside the package (MT-Bench-101, GSM8K test, MATH test, MATH500).
+"""The text datasets shipped inside the package (MT-Bench-101, GSM8K, MATH test, MATH500).
 
 Files live under ``ompo_envs/data/`` as gzip-compressed JSON lines (see each folder's ``SOURCE.md``
 for provenance and licence). Loaders validate every row and name the file and line of the first bad
 one; results are cached, immutable tuples of frozen dataclasses, so envs can share them.
+
+Training and evaluation data: GSM8K ships both splits (:func:`load_gsm8k`); MATH ships its test
+set (:func:`load_math`) and MATH500 (:func:`load_math500`), and :func:`load_math_train` is the
+test set minus MATH500, the part PRM800K trains on, computed here by matching problem texts
+(:func:`normalize_problem`).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,17 +25,22 @@ from typing import Any, TypeVar
 from ompo_envs.text.answers import gsm8k_reference_answer, last_boxed
 
 __all__ = [
+    "GSM8K_SPLITS",
     "MT_BENCH_101_SKIP_FIRST_TASKS",
     "MT_BENCH_101_TASKS",
     "DatasetError",
     "Dialogue",
     "MathProblem",
     "Turn",
+    "check_split",
     "data_path",
+    "exclude_problems",
     "load_gsm8k",
     "load_math",
     "load_math500",
+    "load_math_train",
     "load_mt_bench_101",
+    "normalize_problem",
     "read_jsonl",
 ]
 
@@ -41,6 +52,8 @@ MT_BENCH_101_TASKS: tuple[str, ...] = (
 )  # fmt: skip
 #: Tasks whose first turn the official MT-Bench-101 scorer does not judge (``skip_first_tasks``).
 MT_BENCH_101_SKIP_FIRST_TASKS: frozenset[str] = frozenset({"FR", "CR", "AR", "SA", "SC", "CM"})
+#: The GSM8K splits shipped under ``ompo_envs/data/gsm8k/`` (7,473 and 1,319 problems).
+GSM8K_SPLITS: tuple[str, ...] = ("train", "test")
 
 
 class DatasetError(ValueError):
@@ -82,8 +95,8 @@ class MathProblem:
 
     Attributes:
         index: 0-based position in its file (the ``problem_index`` reset option).
-        problem_id: The dataset's own id (GSM8K: ``"test/<line>"``; MATH: ``idx``; MATH500:
-            ``unique_id``), as a string.
+        problem_id: The dataset's own id (GSM8K: ``"<split>/<index>"``, e.g. ``"test/0"``; MATH:
+            ``idx``; MATH500: ``unique_id``), as a string.
         problem: The problem statement (x_1).
         solution: The reference step-by-step solution.
         answer: The gold final answer (GSM8K: after ``####``; MATH: the solution's last ``\boxed``;
@@ -99,6 +112,23 @@ class MathProblem:
     answer: str
     subject: str = ""
     level: int = 0
+
+
+def check_split(split: object, allowed: Sequence[str], dataset: str) -> str:
+    """Return ``split`` if it is one of ``allowed``.
+
+    Raises:
+        ValueError: ``split`` is not one of ``allowed``; the message names the allowed values.
+    """
+    if not isinstance(split, str) or split not in allowed:
+        names = " or ".join(repr(name) for name in allowed)
+        raise ValueError(f"{dataset} has no split {split!r}: expected split={names}")
+    return split
+
+
+def normalize_problem(text: str) -> str:
+    """Return a problem text whitespace-collapsed and case-folded, the key for comparing sets."""
+    return " ".join(text.split()).casefold()
 
 
 def data_path(*parts: str) -> Path:
@@ -203,12 +233,12 @@ def load_mt_bench_101() -> tuple[Dialogue, ...]:
 
 
 # ---------------------------------------------------------------------------- GSM8K / MATH
-def parse_gsm8k(row: Mapping[str, Any], index: int) -> MathProblem:
+def parse_gsm8k(row: Mapping[str, Any], index: int, split: str = "test") -> MathProblem:
     """Parse one GSM8K row ``{"question", "answer"}`` (the answer ends with ``#### N``)."""
     solution = _string(row, "answer")
     return MathProblem(
         index=index,
-        problem_id=f"test/{index}",
+        problem_id=f"{split}/{index}",
         problem=_string(row, "question"),
         solution=solution,
         answer=gsm8k_reference_answer(solution),
@@ -248,10 +278,23 @@ def parse_math500(row: Mapping[str, Any], index: int) -> MathProblem:
     )
 
 
+def load_gsm8k(split: str = "test") -> tuple[MathProblem, ...]:
+    """Return one split of GSM8K shipped with the package (cached).
+
+    Args:
+        split: ``"test"`` (default: the 1,319 evaluation problems, what
+            :mod:`ompo_envs.evaluation.reasoning` scores) or ``"train"`` (7,473 problems).
+
+    Raises:
+        ValueError: ``split`` is neither.
+    """
+    return _load_gsm8k(check_split(split, GSM8K_SPLITS, "GSM8K"))
+
+
 @cache
-def load_gsm8k() -> tuple[MathProblem, ...]:
-    """Return the 1,319 GSM8K test problems shipped with the package (cached)."""
-    return tuple(read_jsonl(data_path("gsm8k", "test.jsonl.gz"), parse_gsm8k))
+def _load_gsm8k(split: str) -> tuple[MathProblem, ...]:
+    path = data_path("gsm8k", f"{split}.jsonl.gz")
+    return tuple(read_jsonl(path, partial(parse_gsm8k, split=split)))
 
 
 @cache
@@ -264,3 +307,53 @@ def load_math() -> tuple[MathProblem, ...]:
 def load_math500() -> tuple[MathProblem, ...]:
     """Return the 500 MATH500 problems shipped with the package (cached)."""
     return tuple(read_jsonl(data_path("math", "math500_test.jsonl.gz"), parse_math500))
+
+
+@cache
+def load_math_train() -> tuple[MathProblem, ...]:
+    """Return the 4,500 MATH test problems that are not in MATH500 (cached).
+
+    This is the part of the MATH test set that PRM800K trains on. It is computed from the two
+    shipped files by :func:`exclude_problems`, so it keeps the 5,000-problem file's ``index`` and
+    ``problem_id`` (``idx``); the indices of MATH500's problems are missing.
+    """
+    return exclude_problems(load_math(), load_math500(), dataset="MATH test minus MATH500")
+
+
+def exclude_problems(
+    problems: Sequence[MathProblem], excluded: Iterable[MathProblem], *, dataset: str
+) -> tuple[MathProblem, ...]:
+    """Return ``problems`` without the ones in ``excluded``, matched by problem text.
+
+    Texts are compared by :func:`normalize_problem` (whitespace collapsed, case folded). Every
+    excluded problem must match exactly one of ``problems``, with the same subject and level, so a
+    changed data file fails loudly instead of leaking evaluation problems into training data.
+
+    Args:
+        problems: The set to take problems from.
+        excluded: The problems to remove.
+        dataset: The result's name, for error messages.
+
+    Raises:
+        DatasetError: An excluded problem matches no problem, several, or one of another subject
+            or level, or two excluded problems match the same problem.
+    """
+    by_text: dict[str, list[MathProblem]] = defaultdict(list)
+    for problem in problems:
+        by_text[normalize_problem(problem.problem)].append(problem)
+    removed: set[int] = set()
+    for problem in excluded:
+        matches = by_text.get(normalize_problem(problem.problem), [])
+        where = f"{dataset}: the excluded problem {problem.problem_id!r}"
+        if len(matches) != 1:
+            raise DatasetError(f"{where} matches {len(matches)} problems by text; expected 1")
+        (match,) = matches
+        if (match.subject, match.level) != (problem.subject, problem.level):
+            raise DatasetError(
+                f"{where} matches problem {match.problem_id!r} by text but not by subject and "
+                f"level ({problem.subject!r}, {problem.level} vs {match.subject!r}, {match.level})"
+            )
+        if match.index in removed:
+            raise DatasetError(f"{where} matches problem {match.problem_id!r} a second time")
+        removed.add(match.index)
+    return tuple(problem for problem in problems if problem.index not in removed)
