@@ -1,9 +1,14 @@
-r"""``GSM8K-v0``, ``MATH-v0``, ``MATH500-v0``: chain of thought as a Markov game (Example 2).
+r"""``GSM8K-v1``, ``MATH-v1``, ``MATH500-v0``: chain of thought as a Markov game (Example 2).
 
 x_1 is the problem; each action is one reasoning step; s_{h+1} = [s_h, a_h] (the later prompts
 x_2, ... are empty). A player's reasoning ends at the first step that gives a final answer
 (``\boxed{...}``, ``#### N``, "the answer is ...", see :mod:`ompo_envs.text.answers`); the episode
 ends when both players have answered or after ``max_steps`` steps.
+
+Data protocol: ``GSM8K-v1`` and ``MATH-v1`` play their ``split="train"`` problems by default,
+which share no problem with the evaluation sets (GSM8K test, MATH500); ``split="test"`` plays
+those. ``GSM8K-v0`` and ``MATH-v0`` (test problems only) stay registered so that recorded runs
+rerun; they are superseded.
 """
 
 from __future__ import annotations
@@ -23,12 +28,31 @@ from ompo_envs.text.base import (
     TextState,
     rendered_length_bound,
 )
-from ompo_envs.text.datasets import MathProblem, load_gsm8k, load_math, load_math500
+from ompo_envs.text.datasets import (
+    GSM8K_SPLITS,
+    MathProblem,
+    check_split,
+    load_gsm8k,
+    load_math,
+    load_math500,
+    load_math_train,
+)
 
-__all__ = ["GSM8KEnv", "MATH500Env", "MATHEnv", "ReasoningEnv", "ReasoningState"]
+__all__ = [
+    "MATH_SPLITS",
+    "GSM8KEnv",
+    "GSM8KEnvV0",
+    "MATH500Env",
+    "MATHEnv",
+    "MATHEnvV0",
+    "ReasoningEnv",
+    "ReasoningState",
+]
 
 #: How steps are joined into one assistant message (the reasoning trace).
 STEP_SEPARATOR = "\n"
+#: ``MATH-v1``'s splits: the MATH test set minus MATH500 (4,500), and MATH500 (500).
+MATH_SPLITS: tuple[str, ...] = ("train", "test")
 
 
 @dataclass(frozen=True)
@@ -61,9 +85,9 @@ class ReasoningEnv(TextPreferenceGameEnv):
     import ompo_envs
     from ompo_envs.oracles import EmbeddingOracle
 
-    env = ompo_envs.make("GSM8K-v0", oracle=EmbeddingOracle())
-    observations, infos = env.reset(seed=0, options={"problem_index": 0})  # Janet's ducks
-    steps = {"player_0": ["16 - 3 - 4 = 9 eggs", "9 * 2 = 18", "#### 18"], "player_1": ["#### 20"]}
+    env = ompo_envs.make("GSM8K-v1", oracle=EmbeddingOracle())  # the training split
+    observations, infos = env.reset(seed=0, options={"problem_index": 0})  # Natalia's clips
+    steps = {"player_0": ["48 / 2 = 24 in May", "48 + 24 = 72", "#### 72"], "player_1": ["#### 96"]}
     while env.agents:
         h = infos["player_0"]["h"] - 1
         actions = {a: steps[a][min(h, len(steps[a]) - 1)] for a in env.agents}
@@ -101,7 +125,8 @@ class ReasoningEnv(TextPreferenceGameEnv):
 
     ## Starting State
     A problem drawn uniformly with ``self.np_random``; ``reset(options={"problem_index": i})``
-    picks the problem at 0-based position i of the shipped file.
+    picks the problem at 0-based position i of the shipped file (``env.problems`` lists the
+    env's problems with their ``index``).
 
     ## Episode End
     When both players have given a final answer, or after ``max_steps`` steps (the horizon H).
@@ -248,12 +273,58 @@ class ReasoningEnv(TextPreferenceGameEnv):
 
 
 class GSM8KEnv(ReasoningEnv):
-    r"""``GSM8K-v0``: the 1,319 GSM8K test problems (Cobbe et al., 2021) as a reasoning game.
+    r"""``GSM8K-v1``: GSM8K (Cobbe et al., 2021) as a reasoning game, by default its training split.
 
     Everything is as in :class:`ReasoningEnv`; the reference answers are the solutions'
-    ``#### N`` values. ``problem_id`` is ``"test/<0-based line>"``; subject ``""``, level 0.
+    ``#### N`` values. ``problem_id`` is ``"<split>/<0-based line>"``; subject ``""``, level 0.
+
+    ## Arguments
+    * ``split``: ``"train"`` (default; the 7,473 training problems) or ``"test"`` (the 1,319 test
+      problems, the evaluation set: train on it only if you will not evaluate on GSM8K test).
+      No training problem is a test problem (compared whitespace-collapsed and case-folded).
+    * ``oracle``, ``max_steps``, ``reward_mode``, ``max_answer_chars``, ``render_mode``: as in
+      :class:`ReasoningEnv`.
 
     ## Version History
+    * v1: ``split`` argument, default ``"train"``: a training env no longer plays the
+      evaluation problems unless asked to.
+    * v0: Initial version (openai/grade-school-math commit 3101c7d, test split only).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"name": "gsm8k_v1", "render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        oracle: PreferenceOracle | None = None,
+        *,
+        split: str = "train",
+        max_steps: int = 16,
+        reward_mode: RewardMode = "terminal",
+        max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS,
+        render_mode: str | None = None,
+    ) -> None:
+        self.split: str = check_split(split, GSM8K_SPLITS, "GSM8K-v1")
+        super().__init__(
+            load_gsm8k(self.split),
+            oracle,
+            max_steps=max_steps,
+            reward_mode=reward_mode,
+            max_answer_chars=max_answer_chars,
+            render_mode=render_mode,
+        )
+
+
+class GSM8KEnvV0(GSM8KEnv):
+    r"""``GSM8K-v0``: the 1,319 GSM8K test problems as a reasoning game (superseded by v1).
+
+    ``GSM8K-v1`` with ``split="test"``, the evaluation set; kept so that runs recorded with this id
+    rerun and resume unchanged. Train on ``GSM8K-v1`` instead.
+
+    ## Arguments
+    As :class:`ReasoningEnv` (no ``split``).
+
+    ## Version History
+    * v1: see ``GSM8K-v1`` (``split``, default ``"train"``).
     * v0: Initial version (openai/grade-school-math commit 3101c7d, test split).
     """
 
@@ -269,8 +340,8 @@ class GSM8KEnv(ReasoningEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(
-            load_gsm8k(),
             oracle,
+            split="test",
             max_steps=max_steps,
             reward_mode=reward_mode,
             max_answer_chars=max_answer_chars,
@@ -278,18 +349,8 @@ class GSM8KEnv(ReasoningEnv):
         )
 
 
-class MATHEnv(ReasoningEnv):
-    r"""``MATH-v0``: the 5,000 MATH test problems (Hendrycks et al., 2021) as a reasoning game.
-
-    Everything is as in :class:`ReasoningEnv`; the reference answer is each solution's last
-    ``\boxed{...}``. Extra arguments filter the problems: ``levels`` (subset of 1..5) and
-    ``subjects`` (e.g. ``["Algebra", "Number Theory"]``).
-
-    ## Version History
-    * v0: Initial version (hendrycks/math test split via ZubinGou/math-evaluation-harness).
-    """
-
-    metadata: ClassVar[dict[str, Any]] = {"name": "math_v0", "render_modes": ["ansi"]}
+class _MATHFileEnv(ReasoningEnv):
+    """A reasoning game on MATH problems from the shipped files, filtered by level and subject."""
 
     def __init__(
         self,
@@ -311,16 +372,90 @@ class MATHEnv(ReasoningEnv):
             render_mode=render_mode,
         )
 
-    @staticmethod
-    def _load() -> tuple[MathProblem, ...]:
+    def _load(self) -> tuple[MathProblem, ...]:
+        raise NotImplementedError
+
+
+class MATHEnv(_MATHFileEnv):
+    r"""``MATH-v1``: MATH (Hendrycks et al., 2021) as a reasoning game, PRM800K's split.
+
+    Everything is as in :class:`ReasoningEnv`. PRM800K (Lightman et al., 2023) splits the 5,000
+    MATH test problems into MATH500 (evaluation) and the other 4,500 (training); ``split`` picks
+    one part, so training and evaluation never share a problem. The training part is the shipped
+    test file minus MATH500, matched by problem text when loaded
+    (:func:`~ompo_envs.text.datasets.load_math_train`); its reference answer is each solution's
+    last ``\boxed{...}``, ``problem_id`` the file's ``idx`` and ``problem_index`` the position in
+    that file (MATH500's positions are absent). The test part is MATH500 exactly as in
+    ``MATH500-v0``.
+
+    ## Arguments
+    * ``split``: ``"train"`` (default; the 4,500 MATH test problems not in MATH500) or ``"test"``
+      (MATH500, the 500 evaluation problems, the same as ``MATH500-v0``).
+    * ``levels``: a subset of 1..5 to keep; ``subjects``: subjects to keep (e.g.
+      ``["Algebra", "Number Theory"]``).
+    * ``oracle``, ``max_steps``, ``reward_mode``, ``max_answer_chars``, ``render_mode``: as in
+      :class:`ReasoningEnv`.
+
+    ## Version History
+    * v1: ``split`` argument, default ``"train"`` (the 4,500 problems outside MATH500); v0 played
+      all 5,000 test problems, MATH500 among them.
+    * v0: Initial version (hendrycks/math test split via ZubinGou/math-evaluation-harness).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"name": "math_v1", "render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        oracle: PreferenceOracle | None = None,
+        *,
+        split: str = "train",
+        levels: Sequence[int] | None = None,
+        subjects: Sequence[str] | None = None,
+        max_steps: int = 16,
+        reward_mode: RewardMode = "terminal",
+        max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS,
+        render_mode: str | None = None,
+    ) -> None:
+        self.split: str = check_split(split, MATH_SPLITS, "MATH-v1")
+        super().__init__(
+            oracle,
+            levels=levels,
+            subjects=subjects,
+            max_steps=max_steps,
+            reward_mode=reward_mode,
+            max_answer_chars=max_answer_chars,
+            render_mode=render_mode,
+        )
+
+    def _load(self) -> tuple[MathProblem, ...]:
+        return load_math_train() if self.split == "train" else load_math500()
+
+
+class MATHEnvV0(_MATHFileEnv):
+    r"""``MATH-v0``: the 5,000 MATH test problems as a reasoning game (superseded by v1).
+
+    The whole MATH test set, MATH500 included, so a policy trained here has seen the evaluation
+    problems; kept so that runs recorded with this id rerun and resume unchanged. Train on
+    ``MATH-v1`` instead. The reference answer is each solution's last ``\boxed{...}``; the
+    ``levels`` and ``subjects`` filters are as in ``MATH-v1``.
+
+    ## Version History
+    * v1: see ``MATH-v1`` (``split``, default ``"train"``: the 4,500 problems outside MATH500).
+    * v0: Initial version (hendrycks/math test split via ZubinGou/math-evaluation-harness).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"name": "math_v0", "render_modes": ["ansi"]}
+
+    def _load(self) -> tuple[MathProblem, ...]:
         return load_math()
 
 
-class MATH500Env(MATHEnv):
+class MATH500Env(_MATHFileEnv):
     r"""``MATH500-v0``: the 500-problem MATH subset of PRM800K (Lightman et al., 2023).
 
-    As :class:`MATHEnv` (same ``levels``/``subjects`` filters); the reference answer is the
-    dataset's ``answer`` field and ``problem_id`` its ``unique_id`` (``"test/<subject>/<n>.json"``).
+    The evaluation set of the math runs (``MATH-v1``'s ``split="test"``). Same ``levels`` /
+    ``subjects`` filters as ``MATH-v1``; the reference answer is the dataset's ``answer`` field
+    and ``problem_id`` its ``unique_id`` (``"test/<subject>/<n>.json"``).
 
     ## Version History
     * v0: Initial version (byte-identical to prm800k/math_splits/test.jsonl).
@@ -328,8 +463,7 @@ class MATH500Env(MATHEnv):
 
     metadata: ClassVar[dict[str, Any]] = {"name": "math500_v0", "render_modes": ["ansi"]}
 
-    @staticmethod
-    def _load() -> tuple[MathProblem, ...]:
+    def _load(self) -> tuple[MathProblem, ...]:
         return load_math500()
 
 

@@ -26,7 +26,9 @@ _CHEAP_KWARGS = {
     "RandomGame-v0": {"num_states": 6, "num_actions": 3, "horizon": 4},
     "MTBench101-v0": {"oracle": _LengthOracle()},
     "GSM8K-v0": {"oracle": _LengthOracle()},
+    "GSM8K-v1": {"oracle": _LengthOracle()},
     "MATH-v0": {"oracle": _LengthOracle()},
+    "MATH-v1": {"oracle": _LengthOracle()},
     "MATH500-v0": {"oracle": _LengthOracle()},
 }
 

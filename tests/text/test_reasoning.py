@@ -10,7 +10,7 @@ import ompo_envs
 
 from .conftest import ConversationOracle, LengthOracle
 
-IDS = ["GSM8K-v0", "MATH-v0", "MATH500-v0"]
+IDS = ["GSM8K-v1", "GSM8K-v0", "MATH-v1", "MATH-v0", "MATH500-v0"]
 
 
 def make(env_id="GSM8K-v0", **kwargs):
@@ -156,3 +156,76 @@ def test_bad_input_leaves_env_unchanged():
     assert env.snapshot() == snapshot
     with pytest.raises(ValueError, match="max_steps"):
         make(max_steps=0)
+
+
+# ------------------------------------------------------------------ splits (GSM8K-v1, MATH-v1)
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "size"),
+    [
+        ("GSM8K-v1", {}, 7473),
+        ("GSM8K-v1", {"split": "train"}, 7473),
+        ("GSM8K-v1", {"split": "test"}, 1319),
+        ("GSM8K-v0", {}, 1319),
+        ("MATH-v1", {}, 4500),
+        ("MATH-v1", {"split": "train"}, 4500),
+        ("MATH-v1", {"split": "test"}, 500),
+        ("MATH-v0", {}, 5000),
+        ("MATH500-v0", {}, 500),
+    ],
+)
+def test_split_sizes(env_id, kwargs, size):
+    env = make(env_id, **kwargs)
+    assert len(env.problems) == size
+    if env_id.endswith("-v1"):
+        assert env.split == kwargs.get("split", "train")
+
+
+def test_math_splits_partition_the_math_test_set_as_prm800k_does():
+    train = make("MATH-v1").problems
+    test = make("MATH-v1", split="test").problems
+    assert test == make("MATH500-v0").problems
+    everything = make("MATH-v0").problems
+    # train keeps the 5,000-problem file's positions and ids; MATH500's positions are missing
+    assert all(p == everything[p.index] and p.problem_id == str(p.index) for p in train)
+    train_texts = {p.problem for p in train}
+    assert not train_texts & {p.problem for p in test}
+    assert train_texts | {p.problem for p in test} == {p.problem for p in everything}
+
+
+@pytest.mark.parametrize("env_id", ["GSM8K-v1", "MATH-v1"])
+@pytest.mark.parametrize("split", ["dev", "Train", "", None, ["train"], 0])
+def test_unknown_split_is_refused_with_the_allowed_values(env_id, split):
+    with pytest.raises(ValueError, match=r"no split .*expected split='train' or 'test'"):
+        make(env_id, split=split)
+
+
+@pytest.mark.parametrize("env_id", ["GSM8K-v0", "MATH-v0", "MATH500-v0"])
+def test_envs_without_splits_take_no_split_argument(env_id):
+    with pytest.raises(TypeError, match="split"):
+        make(env_id, split="train")
+
+
+def test_gsm8k_training_episode_runs_and_is_graded():
+    env = make("GSM8K-v1")
+    problem = env.problems[0]
+    assert problem.problem.startswith("Natalia sold clips") and problem.problem_id == "train/0"
+    steps = {"player_0": ["48 / 2 = 24 in May", "48 + 24 = 72", "#### 72"], "player_1": ["#### 96"]}
+    history = play(env, steps)
+    final = history[-1][2]
+    assert final["player_0"]["correct"] is True and final["player_1"]["correct"] is False
+    assert final["player_0"]["problem_id"] == "train/0"
+    assert sum(history[-1][1].values()) == pytest.approx(1.0)
+
+
+def test_math_training_episode_runs_and_math500_indices_are_not_in_it():
+    env = make("MATH-v1", reward_mode="intermediate", max_steps=2)
+    _, infos = env.reset(seed=3)
+    by_index = {p.index: p for p in env.problems}
+    index = infos["player_0"]["problem_index"]
+    problem = by_index[index]
+    history = play(env, {"player_0": [f"\\boxed{{{problem.answer}}}"], "player_1": ["hmm"]}, index)
+    final = history[-1][2]
+    assert final["player_0"]["correct"] is True and final["player_1"]["answered"] is False
+    in_math500 = next(i for i in range(5000) if i not in by_index)
+    with pytest.raises(ValueError, match="unknown problem_index"):
+        env.reset(options={"problem_index": in_math500})
