@@ -5,8 +5,15 @@ Runs the job of :mod:`benchmarks.tabular` twice with the same settings: one proc
 their pairwise contractions batched (``lockstep=True``, the default). Reports the wall and CPU
 seconds of each (CPU: this process and its worker processes; on a shared machine the CPU ratio
 is the one that other jobs disturb least), their ratios, the largest difference between any two
-exploitabilities the paths recorded, and whether their printed tables are identical. Writes
-``RandomGame-v0__tabular-speed__seeds{first}-{last}__{unix time}.json``.
+exploitabilities the paths recorded (overall and per solver), and whether their printed tables
+are identical. Writes ``RandomGame-v0__tabular-speed__seeds{first}-{last}__{unix time}.json``
+with the numeric environment it ran in (:func:`benchmarks.environment.numeric_environment`).
+
+The two paths make the same operations, but a batched contraction is a matmul of another shape,
+for which BLAS may add in another order (:func:`ompo_envs.tabular.contraction_rounding_bound`):
+the recorded numbers are equal to rounding, which each solver's dynamics then carry forward —
+damped where the iterates converge, amplified where a last iterate cycles (README, "Numbers on
+any CPU").
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import tabular
+from benchmarks.environment import numeric_environment
 
 
 def _cpu_seconds() -> float:
@@ -59,6 +67,19 @@ def largest_differences(before: dict[str, Any], after: dict[str, Any]) -> tuple[
     return absolute, relative
 
 
+def largest_difference_by_solver(
+    before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, dict[str, float]]:
+    """Per solver and iterate ("average", "last"): the largest absolute difference of any run."""
+    out: dict[str, dict[str, float]] = {}
+    for old, new in zip(before["runs"], after["runs"], strict=True):
+        row = out.setdefault(old["solver"], {"average": 0.0, "last": 0.0})
+        for kind in ("average", "last"):
+            gap = np.abs(np.array(old[kind]) - np.array(new[kind])).max()
+            row[kind] = max(row[kind], float(gap))
+    return out
+
+
 def compare(config: tabular.TabularBenchmarkConfig) -> dict[str, Any]:
     """Time ``config`` without then with lockstep; return the timings and the comparison."""
     before, wall_before, cpu_before = timed_run(dataclasses.replace(config, lockstep=False))
@@ -72,8 +93,10 @@ def compare(config: tabular.TabularBenchmarkConfig) -> dict[str, Any]:
         "cpu_ratio": cpu_before / cpu_after,
         "largest_absolute_difference": absolute,
         "largest_relative_difference": relative,
+        "largest_difference_by_solver": largest_difference_by_solver(before, after),
         "tables_identical": tabular.table_markdown(before) == tabular.table_markdown(after),
         "table": tabular.table_markdown(after),
+        "environment": numeric_environment(),
     }
 
 

@@ -11,9 +11,12 @@ these checkpoints") in its own thread, one thread at a time: a task runs until i
 contraction of the game, then the next task runs; once every task still running has asked, one
 :class:`ContractionBatcher` computes all of them in one matmul (:func:`~ompo_envs.tabular.
 evaluation.contract_rows`) and the next round starts. Row i of a matmul is the same dot
-products whatever the other rows are, so each task gets the contraction of its own occupancy:
-the tasks compute what they would alone (with OpenBLAS the results are bitwise equal;
-``ompo-bench tabular-speed`` measures the difference).
+products whatever the other rows are, so each task gets the contraction of its own occupancy
+and computes what it would alone — to rounding: BLAS may add a dot product's terms in another
+order for a matrix of another shape (:func:`~ompo_envs.tabular.evaluation.
+contraction_rounding_bound`), and ``ompo-bench tabular-speed`` measures what that changes in
+the recorded numbers. Bitwise, the same tasks run in lockstep twice in one process record the
+same numbers (the rounds, and so the shapes, repeat).
 A task's contraction of an occupancy it contracted just before (an evaluation of the current
 iterate, then the next update from it) is served from a two-entry memo of that task.
 
