@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.environment import numeric_environment
 from ompo_envs.text.answers import answers_match, extract_final_answer, normalize_answer
 
 LENGTHS = (100, 256, 1024, 4096, 16384)
@@ -122,6 +123,7 @@ def main() -> None:
         "lengths": list(lengths),
         "max_ratio_over_families": max(row["max_ratio"] for row in rows),
         "machine": platform.platform(),
+        "environment": numeric_environment(),
         "results": rows,
     }
     out = Path(args.out)

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.environment import numeric_environment
+
 
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
@@ -203,6 +205,7 @@ def main() -> int:
         "throughput": rows,
         "settings": {k: str(v) for k, v in vars(args).items()},
         "machine": {"platform": platform.platform(), "torch": torch.__version__},
+        "environment": numeric_environment(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{run_name}.json").write_text(json.dumps(report, indent=2))

@@ -36,6 +36,7 @@ import platform
 import tempfile
 from pathlib import Path
 
+from benchmarks.environment import numeric_environment
 from training.config import METHODS
 
 SHAPES = {
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
             "micro_batch": config.train.batch_size,
         },
         "stages": stages,
+        "environment": numeric_environment(),
         "totals": {
             "seconds": round(sum(s["seconds"] for s in stages.values()), 3),
             "oracle_pairs": iterations[0]["preference_queries"],

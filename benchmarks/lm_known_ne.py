@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.environment import numeric_environment
+
 DEFAULT_GAMES = ("TextRockPaperScissors-v0", "TextRepeatedRockPaperScissors-v0")
 #: name -> (module, class) of the LM solvers.
 SOLVERS: dict[str, tuple[str, str]] = {
@@ -332,6 +334,7 @@ def run(config: LMKnownNEConfig, *, progress: bool = True) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - start,
         "cpu_seconds": sum(r["cpu_seconds"] for r in runs),
         "load_average_1min": os.getloadavg()[0],
+        "environment": numeric_environment(),
     }
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from benchmarks.environment import numeric_environment
 from ompo_envs.tabular import nash_equilibrium, random_game
 from ompo_envs.tabular.nash import lp_payoff_entries
 
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     with threadpool_limits(1):
         result = run(args.seed, args.repeats, not args.no_ladder)
     args.out.mkdir(parents=True, exist_ok=True)
+    result["environment"] = numeric_environment()
     (args.out / "nash_equilibrium.json").write_text(json.dumps(result, indent=2))
     _plot(result, args.out / "nash_equilibrium.png")
     large = result["large"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from benchmarks.environment import numeric_environment
 from ompo_envs.tabular import random_game, reward_against_occupancy
 from solvers.ompo import OMPO
 
@@ -55,6 +56,7 @@ def measure(seed: int = 0, repeats: int = 200, bellman: str = "standard") -> dic
         "contraction_seconds": contraction,
         "update_seconds": update,
         "ratio": update / contraction,
+        "environment": numeric_environment(),
     }
 
 

@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.environment import numeric_environment
+
 BATCH_SIZES = (1, 8, 64)
 BASELINE = ("pairrm_native", 1)
 
@@ -146,6 +148,7 @@ def main() -> None:
         "settings": vars(args) | {"out": str(args.out)},
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "torch": torch.__version__,
+        "environment": numeric_environment(),
         "rows": rows,
         "skipped": skipped,
     }

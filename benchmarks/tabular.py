@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.environment import numeric_environment
+
 ENV_ID = "RandomGame-v0"
 THRESHOLDS = (1e-1, 1e-2, 1e-3)
 
@@ -353,6 +355,7 @@ def run(config: TabularBenchmarkConfig, *, progress: bool = True) -> dict[str, A
         "checkpoints": checkpoints(config.updates),
         "runs": runs,
         "wall_seconds": time.perf_counter() - start,
+        "environment": numeric_environment(),
     }
     results["summary"] = summarise(results)
     return results

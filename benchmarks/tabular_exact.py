@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from benchmarks.environment import numeric_environment
 from ompo_envs.tabular import exploitability, nash_equilibrium, random_game, random_policy
 
 
@@ -51,6 +52,7 @@ def run(seed: int, repeats: int, skip_nash: bool) -> dict:
         "exploitability_over_matmul": expl / matmul,
         "blas": [{k: i[k] for k in ("internal_api", "num_threads")} for i in threadpool_info()],
         "machine": platform.machine(),
+        "environment": numeric_environment(),
     }
     if not skip_nash:
         start = time.perf_counter()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 import ompo_envs
+from benchmarks.environment import numeric_environment
 from ompo_envs.oracles.base import PreferenceOracle
 from ompo_envs.text.batch import TextEnvBatch
 
@@ -114,6 +115,7 @@ def main() -> None:
         "torch_threads": args.threads,
         "machine": platform.platform(),
         "processor": platform.processor(),
+        "environment": numeric_environment(),
         "results": rows,
     }
     out = Path("results")

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.environment import numeric_environment
+
 OUT = Path(__file__).with_name("train_memory_plan.json")
 GIB = 2**30
 #: Mistral-7B-Instruct-v0.2's shapes (its config.json).
@@ -155,6 +157,7 @@ def main() -> None:
     }
     plan = {
         "measured": rows,
+        "environment": numeric_environment(),
         "fits": fits,
         "mistral_7b_parameters": n,
         "model_states_gib": {name: n * b / GIB for name, b in setups.items()},
