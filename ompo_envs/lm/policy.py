@@ -36,7 +36,7 @@ from ompo_envs.lm.backends import GenerationBackend, SamplingParams, Transformer
 from ompo_envs.lm.logprobs import model_device, sequence_logprobs
 from ompo_envs.lm.prompting import ChatFormat, MessagesKey, context_length, messages_key
 
-__all__ = ["POLICY_FILE", "LMPolicy", "conversations_of"]
+__all__ = ["POLICY_FILE", "LMPolicy", "check_device_available", "conversations_of"]
 
 #: The file next to the weights that holds the policy's own settings.
 POLICY_FILE = "ompo_lm_policy.json"
@@ -137,28 +137,40 @@ class LMPolicy:
         cls,
         model: str | Path,
         *,
+        gguf_file: str | None = None,
         device: str = "cpu",
         dtype: Any = "float32",
         local_files_only: bool | None = None,
         **settings: Any,
     ) -> LMPolicy:
-        """Load a policy from a local directory or a hub name (model + tokenizer).
+        """Load a policy from a local directory, a GGUF file or a hub name (model + tokenizer).
 
         A directory written by :meth:`save` also restores the policy's sampling settings and
-        chat template (keyword ``settings`` override them).
+        chat template (keyword ``settings`` override them). A GGUF checkpoint (llama.cpp's
+        one-file format) is loaded as a plain, savable model with its own tokenizer and chat
+        template (:func:`~ompo_envs.lm.convert_gguf.load_gguf`).
 
         Args:
-            model: Local directory or hub name (offline: must be in the local cache).
-            device: Torch device, e.g. ``"cuda"``.
+            model: Local directory, the path of a ``.gguf`` file, or a hub name (offline: must
+                be in the local cache).
+            gguf_file: The name of a GGUF file inside the directory ``model``.
+            device: Torch device, e.g. ``"cuda"``; it must exist on this machine.
             dtype: ``"float32"``, ``"bfloat16"``, ``"float16"``, ``"auto"`` or a torch.dtype.
             local_files_only: Never reach the hub (default: the HF offline env vars).
             **settings: Keyword arguments of :class:`LMPolicy`.
 
         Raises:
-            ValueError: No model or no tokenizer could be loaded from ``model``.
+            ValueError: No model or no tokenizer could be loaded from ``model``, a GGUF file is
+                missing, not a GGUF or not a causal LM, or ``device`` is not on this machine.
         """
+        from ompo_envs.lm.convert_gguf import gguf_source, load_gguf
         from ompo_envs.oracles.pair_lm import load_causal_lm
 
+        check_device_available(device)
+        gguf = gguf_source(model, gguf_file)
+        if gguf is not None:
+            lm, tokenizer = load_gguf(gguf, device=device, dtype=dtype)
+            return cls(lm, tokenizer, **settings)
         lm, tokenizer = load_causal_lm(
             model, device=device, dtype=dtype, local_files_only=local_files_only
         )
@@ -280,6 +292,38 @@ class LMPolicy:
         with torch.no_grad():
             values = self.log_probs(conversations, answers)
         return values.detach().cpu().double().numpy()
+
+
+def check_device_available(device: Any) -> None:
+    """Raise ``ValueError`` unless ``device`` is a torch device this machine has.
+
+    ``"cpu"`` always is; ``"cuda"`` / ``"cuda:N"`` need a CUDA GPU (the N-th one); other
+    accelerators are left to torch. Checked before a model loads, so a config asking for a GPU
+    on a CPU machine fails at once with a message instead of torch's assertion.
+    """
+    try:
+        import torch
+    except ImportError:  # the model loader reports the missing extra with its install hint
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"device {device!r} is not a torch device name ({error}); use 'cpu' or 'cuda'"
+        ) from error
+    if parsed.type != "cuda":
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise ValueError(
+            f"device {device!r} asks for a CUDA GPU, but this machine has none "
+            f"(torch {torch.__version__}: torch.cuda.is_available() is False); use device 'cpu'"
+        )
+    if parsed.index is not None and parsed.index >= count:
+        raise ValueError(
+            f"device {device!r} asks for GPU {parsed.index}, but this machine has {count} "
+            f"(cuda:0 to cuda:{count - 1})"
+        )
 
 
 def _check_rng(rng: Any) -> None:
