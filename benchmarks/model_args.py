@@ -1,7 +1,8 @@
 """Command-line arguments shared by the evaluation subcommands: which model answers, which judges.
 
 A model is ``--model`` = an ``http(s)://`` URL of an OpenAI-compatible server (``.../v1``, with
-``--model-name``) or a local Hugging Face folder (an ``ompo-train`` ``RUN/iteration_N`` works). The
+``--model-name``), a local Hugging Face folder (an ``ompo-train`` ``RUN/iteration_N`` works) or a
+``.gguf`` file (llama.cpp format, read with its own tokenizer and chat template). The
 API key is read from the environment variable named by ``--api-key-env`` (default:
 ``OPENAI_API_KEY`` when it is set, else no key); it is never written anywhere.
 """
@@ -27,8 +28,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         required=True,
-        metavar="URL|DIR",
-        help="OpenAI-compatible server URL or local Hugging Face / run folder",
+        metavar="URL|DIR|FILE.gguf",
+        help="OpenAI-compatible server URL, local Hugging Face / run folder, or a .gguf file",
     )
     parser.add_argument("--model-name", default=None, help="model name sent to the server")
     parser.add_argument("--out", required=True, help="output folder")

@@ -6,7 +6,8 @@ per conversation, in order) plus ``name`` and ``usage_summary()``. Two implement
 * :class:`EndpointGenerator` — an ``http(s)://`` server through
   :class:`~ompo_envs.openai_client.OpenAIChatClient` (retries, concurrency, disk cache).
 * :class:`TransformersGenerator` — a local folder with safetensors weights and a tokenizer (a
-  Hugging Face checkpoint or an ``ompo-train`` iteration folder): the LM policies' prompt ids
+  Hugging Face checkpoint or an ``ompo-train`` iteration folder) or a ``.gguf`` file: the LM
+  policies' prompt ids
   (:class:`ompo_envs.lm.prompting.ChatFormat`: the chat template, else the plain template) and
   their generation backend, greedy decoding by default; a prompt longer than the context keeps
   its last tokens (OpenCompass truncates on the left too). Answers are kept in a
@@ -106,13 +107,16 @@ class EndpointGenerator:
 def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
     """Return a SHA-256 over a folder's resolved path and its files' names, sizes and mtimes.
 
-    Cheap for multi-GB checkpoints (no file is read); any rewrite of a file changes it.
+    Cheap for multi-GB checkpoints (no file is read); any rewrite of a file changes it. A
+    one-file checkpoint (a ``.gguf``) is fingerprinted the same way, as its only file.
     """
     root = Path(folder).resolve()
     digest = hashlib.sha256(str(root).encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    for path in files:
         stat = path.stat()
-        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        name = path.name if path == root else path.relative_to(root)
+        digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()
 
 
@@ -126,7 +130,9 @@ class TransformersGenerator:
     its last tokens.
 
     Args:
-        folder: A directory holding ``config.json``, the weights and the tokenizer.
+        folder: A directory holding ``config.json``, the weights and the tokenizer, or a
+            ``.gguf`` file (its own tokenizer and chat template; see
+            :mod:`ompo_envs.lm.convert_gguf`).
         max_new_tokens: Most tokens per answer.
         batch_size: Prompts per ``generate`` call (answers are cached after each call).
         temperature: 0 decodes greedily; > 0 samples with torch's generator seeded by ``seed``
@@ -159,11 +165,14 @@ class TransformersGenerator:
         self.params = SamplingParams(
             num_samples=1, temperature=temperature, max_new_tokens=max_new_tokens
         )
+        from ompo_envs.lm.convert_gguf import gguf_source
+
         path = Path(folder).expanduser()
-        if not path.is_dir():
+        if not path.is_dir() and gguf_source(path) is None:
             raise ValueError(
-                f"--model {str(folder)!r} is neither an http(s):// URL nor a local folder; pass a "
-                "Hugging Face checkpoint folder (an ompo-train RUN/iteration_N folder works)"
+                f"--model {str(folder)!r} is neither an http(s):// URL, a local folder nor a "
+                ".gguf file; pass a Hugging Face checkpoint folder (an ompo-train "
+                "RUN/iteration_N folder works) or a GGUF file"
             )
         policy = LMPolicy.from_pretrained(path, device=device, dtype=dtype, local_files_only=True)
         self.context_length = policy.format.context_length
@@ -259,10 +268,11 @@ def load_generator(
     device: str = "cpu",
     dtype: str = "float32",
 ) -> TextGenerator:
-    """Return the generator for a ``--model`` string: an ``http(s)://`` URL or a local folder.
+    """Return the generator for a ``--model`` string: an ``http(s)://`` URL or a local model.
 
     Args:
-        model: URL of an OpenAI-compatible server (``.../v1``) or a checkpoint folder.
+        model: URL of an OpenAI-compatible server (``.../v1``), a checkpoint folder or a
+            ``.gguf`` file.
         model_name: The model name sent to a server (required for a URL; for a folder, the
             name written in results).
         cache_path: SQLite answer cache shared by both kinds.
