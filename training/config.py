@@ -75,7 +75,12 @@ class ModelConfig:
 
     path: str = ""
     """A local Hugging Face model folder, a hub name (``org/name``; offline it must be in the
-    local cache), or ``"tiny"``: a 2-layer Llama and tokenizer built locally (no download)."""
+    local cache), the path of a ``.gguf`` file (llama.cpp format; converted once into
+    ``RUN/base_model``), or ``"tiny"``: a 2-layer Llama and tokenizer built locally (no
+    download)."""
+    gguf_file: str = ""
+    """The name of a GGUF file inside the folder ``path`` (as ``transformers``' ``gguf_file``);
+    empty when ``path`` is a model folder, a hub name or the ``.gguf`` file itself."""
     dtype: Literal["float32", "bfloat16", "float16", "float64"] = "float32"
     """Weights dtype for generation and training (``bfloat16`` on GPUs; ``float64`` for
     exactness checks on CPU)."""
@@ -448,7 +453,13 @@ def _check_consistency(config: TrainingConfig, where: str) -> None:
     """Checks across keys: required keys, and keys that only make sense together."""
     if not config.model.path:
         raise ConfigError(
-            f'{where}: model.path is required: a local model folder, a hub name, or "tiny"'
+            f"{where}: model.path is required: a local model folder, a hub name, a .gguf "
+            'file, or "tiny"'
+        )
+    if config.model.path == "tiny" and config.model.gguf_file:
+        raise ConfigError(
+            f"{where}: model.gguf_file = {config.model.gguf_file!r} is not allowed with "
+            'model.path = "tiny": give the folder that holds the GGUF file as model.path'
         )
     if config.model.path == "tiny" and config.model.tiny_hidden_size % 4:
         raise ConfigError(

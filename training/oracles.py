@@ -18,6 +18,13 @@ def build_oracle(config: OracleConfig) -> PreferenceOracle | None:
         ConfigError: The oracle cannot be built; the message names the key.
     """
     kind, options = config.kind, dict(config.options)
+    if kind in ("pairrm", "embedding", "pair-lm"):
+        from ompo_envs.lm.policy import check_device_available
+
+        try:
+            check_device_available(config.device)
+        except ValueError as error:
+            raise ConfigError(f"oracle.device = {config.device!r}: {error}") from error
     try:
         if kind == "env-default":
             return None

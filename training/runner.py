@@ -123,6 +123,7 @@ class Trainer:
         self.answers: AnswerLog | None = None
         self._trained: dict[int, Any] = {}
         self._policy: Any = None
+        self._gguf: Path | None = None  # [model] as a GGUF file, converted to RUN/base_model
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> list[dict[str, Any]]:
@@ -256,6 +257,8 @@ class Trainer:
     def _check_model_path(self) -> None:
         """A local model path must exist (a hub name is checked when it loads)."""
         path = self.config.model.path
+        if path != "tiny" and self._check_gguf():
+            return
         local = Path(path).expanduser()
         if path != "tiny" and not local.exists() and path.startswith(("/", "./", "../", "~")):
             raise ConfigError(
@@ -277,21 +280,43 @@ class Trainer:
                 '(config.json, weights, tokenizer), a hub name in the local cache, or "tiny"'
             ) from error
 
+    def _check_gguf(self) -> bool:
+        """Whether ``[model]`` names a GGUF file; if so, it must be a causal LM (else refused)."""
+        from ompo_envs.lm.convert_gguf import gguf_config, gguf_source
+
+        cfg = self.config.model
+        try:
+            self._gguf = gguf_source(cfg.path, cfg.gguf_file or None)
+            if self._gguf is None:
+                return False
+            gguf_config(self._gguf)
+        except (ImportError, ValueError) as error:
+            key, value = ("gguf_file", cfg.gguf_file) if cfg.gguf_file else ("path", cfg.path)
+            raise ConfigError(f"model.{key} = {value!r}: {error}") from error
+        self.base_model = str(self._gguf)  # converted into RUN/base_model before it is used
+        return True
+
     def _prepare_base_model(self) -> None:
         cfg = self.config.model
-        if cfg.path != "tiny":
+        if cfg.path != "tiny" and self._gguf is None:
             return
         target = self.out / "base_model"
         if self.is_main and not (target / "config.json").exists():
+            from ompo_envs.lm.convert_gguf import convert_gguf
             from ompo_envs.oracles.tiny_models import build_tiny_causal_lm
 
             tmp = self.out / f"base_model{TMP_MARK}{uuid.uuid4().hex[:8]}"
-            build_tiny_causal_lm(
-                tmp,
-                hidden_size=cfg.tiny_hidden_size,
-                num_layers=cfg.tiny_layers,
-                seed=self.config.run.seed,
-            )
+            if self._gguf is not None:
+                if self.show:
+                    print(f"ompo-train: converting {self._gguf} into {target}", flush=True)
+                convert_gguf(self._gguf, tmp)
+            else:
+                build_tiny_causal_lm(
+                    tmp,
+                    hidden_size=cfg.tiny_hidden_size,
+                    num_layers=cfg.tiny_layers,
+                    seed=self.config.run.seed,
+                )
             shutil.rmtree(target, ignore_errors=True)
             os.replace(tmp, target)
         self.accelerator.wait_for_everyone()

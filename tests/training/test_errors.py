@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import shutil
 
 import pytest
@@ -112,3 +113,37 @@ def test_failing_oracle_stops_with_a_clear_error_then_resumes(
     monkeypatch.delenv("OMPO_TEST_ORACLE_FAIL_AT")
     assert run_in_process(out, "--resume") == 0
     assert max_weight_difference(out / "iteration_2", reference_run / "iteration_2") <= 1e-6
+
+
+def test_a_model_or_device_this_machine_cannot_run_is_refused(tmp_path, capsys):
+    """A GGUF that is not a causal LM, a non-GGUF file, a GPU on a CPU machine: exit 2, no run."""
+    import torch
+
+    from tests.lm.test_convert_gguf import write_gguf
+
+    text = tmp_path / "model.gguf"
+    text.write_text("not a model")
+    cases = [
+        ([f"model.path={text}"], f"model.path = '{text}': '{text}' is not a GGUF file"),
+        (
+            ["model.path=tiny", "model.gguf_file=m.gguf"],
+            "model.gguf_file = 'm.gguf' is not allowed",
+        ),
+        ([f"model.path={tmp_path}", "model.gguf_file=none.gguf"], "no GGUF file at"),
+    ]
+    if importlib.util.find_spec("gguf") is not None:
+        t5 = write_gguf(tmp_path / "t5.gguf", "t5")
+        cases.append(([f"model.path={t5}"], "architecture 't5', which is not a causal language"))
+    if not torch.cuda.is_available():
+        cases.append(
+            (
+                ["oracle.kind=embedding", "oracle.device=cuda"],
+                "oracle.device = 'cuda': device 'cuda' asks for a CUDA GPU, but this machine "
+                "has none",
+            )
+        )
+    for overrides, message in cases:
+        fresh = tmp_path / "fresh"
+        assert main([str(TINY), "--out", str(fresh), *overrides]) == 2, overrides
+        assert message in capsys.readouterr().err
+        assert not fresh.exists()
