@@ -14,6 +14,8 @@ Everything here imports torch/transformers lazily: ``import ompo_envs.lm`` works
 
 from __future__ import annotations
 
+from typing import Any
+
 from ompo_envs.lm.backends import (
     Completion,
     GenerationBackend,
@@ -21,7 +23,6 @@ from ompo_envs.lm.backends import (
     TransformersBackend,
     VLLMBackend,
 )
-from ompo_envs.lm.convert_gguf import convert_gguf, load_gguf, smollm2_gguf_path
 from ompo_envs.lm.policy import LMPolicy, check_device_available
 from ompo_envs.lm.prompting import PLAIN_CHAT_TEMPLATE, ChatFormat
 
@@ -35,7 +36,18 @@ __all__ = [
     "TransformersBackend",
     "VLLMBackend",
     "check_device_available",
-    "convert_gguf",
     "load_gguf",
     "smollm2_gguf_path",
 ]
+
+#: Names served from :mod:`ompo_envs.lm.convert_gguf` on first use: importing it here would run
+#: it twice under ``python -m ompo_envs.lm.convert_gguf`` (runpy warns of exactly that).
+_FROM_CONVERT_GGUF = ("load_gguf", "smollm2_gguf_path")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CONVERT_GGUF:
+        from ompo_envs.lm import convert_gguf
+
+        return getattr(convert_gguf, name)
+    raise AttributeError(f"module 'ompo_envs.lm' has no attribute {name!r}")
