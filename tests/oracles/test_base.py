@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ompo_envs.oracles import OracleError, PreferenceOracle
+from tests.numerics import assert_elementwise_close
 
 torch = pytest.importorskip("torch")
 
@@ -46,7 +47,7 @@ def test_oom_backoff_halves_and_matches_unconstrained():
     reference = LengthOracle(batch_size=16).compare([CTX] * 11, ANSWERS_A, ANSWERS_B)
     oracle = OutOfMemoryOracle(limit=3, batch_size=16)
     result = oracle.compare([CTX] * 11, ANSWERS_A, ANSWERS_B)
-    np.testing.assert_array_equal(result, reference)
+    assert_elementwise_close(result, reference)  # batches of other sizes: a few ulps
     assert oracle.batch_size == 2  # 16 → 8 → 4 → 2, then it fits and is kept
     assert oracle.seen_sizes[:4] == [11, 8, 4, 2]
     assert max(oracle.seen_sizes[3:]) <= 2

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from ompo_envs.oracles import AnnotatorMixtureOracle, BradleyTerryOracle, MatrixOracle
 from ompo_envs.oracles.synthetic import KeywordClassifier, validate_preference_matrix
+from tests.numerics import assert_elementwise_close
 
 RPS = [[0.5, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5]]
 CTX = [{"role": "user", "content": "Rock, paper or scissors?"}]
@@ -163,7 +164,7 @@ def test_batched_equals_one_by_one(name, pairs):
     a, b = [p[0] for p in pairs], [p[1] for p in pairs]
     batched = oracle.compare([CTX] * len(pairs), a, b)
     single = [oracle.compare_one(CTX, x, y) for x, y in pairs]
-    np.testing.assert_array_equal(batched, single)
+    assert_elementwise_close(batched, single)  # another batch length: a few ulps
 
 
 @pytest.mark.parametrize("name", sorted(ORACLES))

@@ -14,6 +14,7 @@ from benchmarks import cli, tabular
 from ompo_envs.tabular import contraction_rounding_bound, evaluation, random_game
 from solvers import OMPO
 from solvers.testing import solver_api_test
+from tests.numerics import rounding_tolerance
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "### Benchmark your solver against OMPO"
@@ -76,20 +77,6 @@ def test_readme_plug_in_runs_through_ompo_bench(tmp_path, monkeypatch):
     from solvers import get_solver
 
     solver_api_test(get_solver(f"my_solver:{name}"))
-
-
-def rounding_tolerance(game, updates: int, beta: float) -> float:
-    """First-order bound on what contraction rounding moves an exploitability after ``updates``.
-
-    Each update's contraction is off by at most b = contraction_rounding_bound(game) per entry
-    (BLAS may sum in another order for another matrix shape or processor). A Q value sums H
-    stage rewards (≤ H·b); OMPO's step moves log π by β(2Q^t − Q^{t−1}) (≤ 3βH·b), the
-    normaliser at most doubles that, and an exploitability (values summing H stages) moves by
-    at most H per unit of change in log π: 6βH²·b per update, added over the updates. It
-    ignores the dynamics' own amplification, so it holds for a few updates (checked below by
-    perturbing every contraction), not for hundreds of updates of a cycling last iterate.
-    """
-    return updates * 6 * beta * game.horizon**2 * contraction_rounding_bound(game)
 
 
 def _ompo_run(updates: int, perturbation: float = 0.0):

@@ -1,4 +1,4 @@
-"""Solvers run in lockstep compute exactly what they compute alone, in fewer matmuls."""
+"""Solvers run in lockstep compute what they compute alone (to rounding), in fewer matmuls."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ompo_envs.tabular import (
 )
 from ompo_envs.tabular.batching import ContractionBatcher, run_in_lockstep
 from solvers import EGPO, OMPO, FictitiousPlay, NashMD, PCFRPlus
+from tests.numerics import rounding_tolerance
 
 #: One contraction per update, two (EGPO), against the average (FP), against a mixture (Nash-MD).
 SOLVERS = [
@@ -49,9 +50,12 @@ def test_lockstep_runs_equal_runs_alone_and_share_matmuls(monkeypatch):
     for (policy, average, evaluations), (policy2, average2, evaluations2) in zip(
         alone, together, strict=True
     ):
-        np.testing.assert_array_equal(policy2, policy)
-        np.testing.assert_array_equal(average2, average)
-        assert evaluations2 == evaluations
+        # another matmul shape: equal to rounding (bitwise under some BLAS kernels, not all)
+        tolerance = rounding_tolerance(game, 6, 2.0)
+        np.testing.assert_allclose(policy2, policy, rtol=0, atol=tolerance)
+        np.testing.assert_allclose(average2, average, rtol=0, atol=tolerance)
+        for one, other in zip(evaluations2, evaluations, strict=True):
+            assert one == pytest.approx(other, rel=0, abs=tolerance)
     # 6 updates (7 contractions with EGPO's second) and 6 evaluations of 2, for 5 solvers: the
     # memo serves each evaluation's repeat of the current iterate.
     assert max(batch_sizes) == len(SOLVERS)
