@@ -364,6 +364,7 @@ class Trainer:
 
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
+        fault_point(f"{name}#start")
         try:
             body()
         except (ConfigError, RunError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import shutil
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tests.training.conftest import (
     TINY,
     max_weight_difference,
+    oracle_log,
     read_rows,
     run_in_process,
 )
@@ -101,9 +103,12 @@ def test_unwritable_output_folder(tmp_path, capsys):
 def test_failing_oracle_stops_with_a_clear_error_then_resumes(
     reference_run, tmp_path, monkeypatch, capsys
 ):
-    # Batch 12 of the uninterrupted run is inside iteration 1's judge (the warm start's
-    # exploitability asks for batches 1-5, iteration 1's rollouts for 6-8, its judge for 9-24).
-    monkeypatch.setenv("OMPO_TEST_ORACLE_FAIL_AT", "12")
+    # Halfway through iteration 1's oracle batches (how many there are depends on the answers
+    # sampled, so on the processor's kernels: read them off the uninterrupted run).
+    logged = [json.loads(line) for line in oracle_log(reference_run).read_text().splitlines()]
+    judge = sum(1 for batch in logged if batch["stage"] == "iteration_1/judge")
+    assert judge >= 1
+    monkeypatch.setenv("OMPO_TEST_ORACLE_FAIL_AT", f"iteration_1/judge:{(judge + 1) // 2}")
     out = tmp_path / "run"
     assert run_in_process(out) == 1
     failed = capsys.readouterr().err
