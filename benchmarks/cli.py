@@ -5,6 +5,7 @@ ompo-bench tabular --full     # the paper's 2,000 updates
 ompo-bench tabular-speed      # its two code paths timed in one run (issue 14)
 ompo-bench tabular --solvers OMPO my_module:MySolver --grid MySolver:beta=1,2,4   # yours
 ompo-bench lm-known-ne        # LM solvers on text games with a known NE (tiny local model)
+ompo-bench tutorial-spread docs/tutorials/08_tiny_language_model.md   # checks × seeds, kernels
 """
 
 from __future__ import annotations
@@ -12,13 +13,22 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from benchmarks import lm_known_ne, mtbench101, reasoning, tabular, tabular_speed, winrate
+from benchmarks import (
+    lm_known_ne,
+    mtbench101,
+    reasoning,
+    tabular,
+    tabular_speed,
+    tutorial_spread,
+    winrate,
+)
 
 #: Subcommand registrars; other benchmarks add theirs here.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [tabular.add_subcommand]
 SUBCOMMANDS += [mtbench101.add_subcommand, winrate.add_subcommand, reasoning.add_subcommand]
 SUBCOMMANDS.append(lm_known_ne.add_parser)  # ompo-bench lm-known-ne (issue 9)
 SUBCOMMANDS.append(tabular_speed.add_subcommand)  # ompo-bench tabular-speed (issue 14)
+SUBCOMMANDS.append(tutorial_spread.add_subcommand)  # ompo-bench tutorial-spread (issue 18)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

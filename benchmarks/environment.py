@@ -43,6 +43,8 @@ def cpu_model() -> str:
 
 def blas_libraries() -> list[dict[str, Any]]:
     """Each loaded BLAS/OpenMP library: its API, kernel ("architecture") and thread count."""
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS, so that it is listed)
+
     try:
         from threadpoolctl import threadpool_info
     except ImportError:  # a dependency of the package; absent only in odd installs
@@ -97,3 +99,33 @@ def describe(environment: dict[str, Any] | None) -> str:
     )
     torch_path = environment.get("torch_capability") or "torch not loaded"
     return f"{environment.get('cpu')}; BLAS {kernels or 'unknown'}; torch {torch_path}"
+
+
+def alternative_kernels(capability: str | None = None) -> tuple[str, str, str]:
+    """Another processor generation's kernels this machine can run, to replay numbers under.
+
+    Torch can only step *down* from its native path, so: native AVX-512 → AVX2 with OpenBLAS's
+    Haswell kernel; native AVX2 → torch's default path with Sandybridge; otherwise the default
+    path with Prescott (only the BLAS kernel changes). Returns (name, ``ATEN_CPU_CAPABILITY``,
+    ``OPENBLAS_CORETYPE``); the name is one of ``benchmarks.tutorial_spread.KERNELS``.
+    """
+    if capability is None:
+        import torch
+
+        capability = str(torch.backends.cpu.get_cpu_capability())
+    capability = capability.upper()
+    if capability.startswith("AVX512"):
+        return "avx2", "avx2", "Haswell"
+    if capability == "AVX2":
+        return "default", "default", "Sandybridge"
+    return "prescott", "default", "Prescott"
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    if sys.argv[1:] == ["--alternative"]:  # for .ci/run: NAME CAPABILITY CORETYPE
+        print(*alternative_kernels())
+    else:
+        print(json.dumps(numeric_environment(), indent=1))
