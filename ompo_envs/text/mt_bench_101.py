@@ -78,9 +78,9 @@ class MTBench101Env(TextPreferenceGameEnv):
     the official MT-Bench-101 scorer does not judge are marked with ``infos[agent]["scored"]``.
 
     ## Starting State
-    A dialogue drawn uniformly (with ``self.np_random``) from the env's tasks; ``reset(options=
-    {"dialogue_id": 17})`` picks one by its dataset id, ``options={"task": "SC"}`` draws within a
-    task. s_1 = [x_1].
+    A dialogue drawn uniformly (with ``self.np_random``) from the env's dialogues (those of
+    ``tasks``, or exactly ``dialogue_ids``); ``reset(options={"dialogue_id": 17})`` picks one by
+    its dataset id, ``options={"task": "SC"}`` draws within a task. s_1 = [x_1].
 
     ## Episode End
     After the dialogue's last turn: H is the dialogue's number of turns (2 to 7); ``horizon`` is the
@@ -98,12 +98,16 @@ class MTBench101Env(TextPreferenceGameEnv):
     * ``oracle``: a :class:`PreferenceOracle`; ``None`` loads PairRM (``llm-blender/PairRM``).
     * ``context``: ``"generated"`` (default) or ``"golden"``.
     * ``tasks``: task codes to keep (default: all 13).
+    * ``dialogue_ids``: dataset ids of the dialogues to keep (default: every dialogue of
+      ``tasks``), e.g. a fixed training subset whose complement is held out for evaluation;
+      each id must be a dialogue of ``tasks``.
     * ``reward_mode``: ``"intermediate"`` (default) or ``"terminal"``.
     * ``max_answer_chars``: longest legal answer (default 16,384).
     * ``render_mode``: ``None`` or ``"ansi"``.
 
     ## Version History
-    * v0: Initial version (MT-Bench-101 commit bc18b3e, 1,388 dialogues).
+    * v0: Initial version (MT-Bench-101 commit bc18b3e, 1,388 dialogues). Later, without a
+      version bump since an env built without it is unchanged: the ``dialogue_ids`` argument.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"name": "mt_bench_101_v0", "render_modes": ["ansi"]}
@@ -115,6 +119,7 @@ class MTBench101Env(TextPreferenceGameEnv):
         *,
         context: ContextMode = "generated",
         tasks: Sequence[str] | None = None,
+        dialogue_ids: Sequence[int] | None = None,
         reward_mode: RewardMode = "intermediate",
         max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS,
         render_mode: str | None = None,
@@ -123,9 +128,7 @@ class MTBench101Env(TextPreferenceGameEnv):
             raise ValueError(f"context must be one of {CONTEXT_MODES}, got {context!r}")
         self.context: ContextMode = context
         self.tasks: tuple[str, ...] = _check_tasks(tasks)
-        self.dialogues: tuple[Dialogue, ...] = tuple(
-            d for d in load_mt_bench_101() if d.task in self.tasks
-        )
+        self.dialogues: tuple[Dialogue, ...] = _select(self.tasks, dialogue_ids)
         self._by_id: dict[int, Dialogue] = {d.id: d for d in self.dialogues}
         super().__init__(
             oracle=oracle,
@@ -217,7 +220,37 @@ class MTBench101Env(TextPreferenceGameEnv):
         pool = (
             self.dialogues if task is None else tuple(d for d in self.dialogues if d.task == task)
         )
+        if not pool:
+            raise ValueError(
+                f"task {task!r} has no dialogue among this env's dialogue_ids; pick a task of "
+                f"{sorted({d.task for d in self.dialogues})}"
+            )
         return pool[int(self.np_random.integers(len(pool)))]
+
+
+def _select(tasks: tuple[str, ...], dialogue_ids: Sequence[int] | None) -> tuple[Dialogue, ...]:
+    """The dialogues of ``tasks`` (dataset order), restricted to ``dialogue_ids`` if given."""
+    of_tasks = tuple(d for d in load_mt_bench_101() if d.task in tasks)
+    if dialogue_ids is None:
+        return of_tasks
+    if isinstance(dialogue_ids, str) or not isinstance(dialogue_ids, Sequence) or not dialogue_ids:
+        raise TypeError(f"dialogue_ids must be a non-empty list of integers, got {dialogue_ids!r}")
+    bad = [i for i in dialogue_ids if isinstance(i, bool) or not isinstance(i, int | np.integer)]
+    if bad:
+        raise TypeError(f"dialogue_ids must be integers (MT-Bench-101 ids 1..1388), got {bad}")
+    wanted = [int(i) for i in dialogue_ids]
+    repeated = sorted({i for i in wanted if wanted.count(i) > 1})
+    if repeated:
+        raise ValueError(f"dialogue_ids lists {repeated} more than once; list each id once")
+    known = {d.id for d in of_tasks}
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise ValueError(
+            f"dialogue_ids {unknown} are not dialogues of tasks {list(tasks)} (MT-Bench-101 ids "
+            "run 1..1388; a dialogue's task is Dialogue.task in load_mt_bench_101())"
+        )
+    keep = set(wanted)
+    return tuple(d for d in of_tasks if d.id in keep)
 
 
 def _check_tasks(tasks: Sequence[str] | None) -> tuple[str, ...]:

@@ -24,7 +24,13 @@ def make(**kwargs) -> MTBench101Env:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"context": "golden"}, {"reward_mode": "terminal"}, {"tasks": ["SC", "PI"]}],
+    [
+        {},
+        {"context": "golden"},
+        {"reward_mode": "terminal"},
+        {"tasks": ["SC", "PI"]},
+        {"dialogue_ids": [5, 700, 1388]},
+    ],
 )
 def test_pettingzoo_api_and_seed_tests(kwargs):
     with warnings.catch_warnings():
@@ -222,6 +228,43 @@ def test_filtered_env_rejects_dialogues_of_other_tasks():
         env.reset(options={"dialogue_id": gr.id})
     with pytest.raises(ValueError, match="unknown task"):
         make(tasks=["SC", "nope"])
+
+
+def test_dialogue_ids_restrict_the_env_to_a_fixed_subset():
+    sc = [d.id for d in load_mt_bench_101() if d.task == "SC"]
+    subset = [sc[-1], 1, sc[-2]]  # dialogue 1 is GR's; the env keeps dataset order
+    env = make(dialogue_ids=subset)
+    assert [d.id for d in env.dialogues] == sorted(subset)
+    assert env.horizon == max(len(d.turns) for d in env.dialogues)
+    drawn = {env.reset(seed=seed)[1]["player_0"]["dialogue_id"] for seed in range(40)}
+    assert drawn == set(subset)
+    _, infos = env.reset(seed=0, options={"task": "SC"})
+    assert infos["player_0"]["dialogue_id"] in subset[::2]
+    with pytest.raises(ValueError, match="unknown dialogue_id"):
+        env.reset(options={"dialogue_id": sc[0]})  # held out
+    with pytest.raises(ValueError, match="has no dialogue among this env's dialogue_ids"):
+        env.reset(options={"task": "CM"})
+    # with tasks, only those tasks' dialogues may be listed; the copy shares the subset
+    assert [d.id for d in make(tasks=["SC"], dialogue_ids=sc[:2]).dialogues] == sc[:2]
+    assert copy.deepcopy(env).dialogues == env.dialogues
+
+
+@pytest.mark.parametrize(
+    ("dialogue_ids", "error", "match"),
+    [
+        ([], TypeError, "non-empty list"),
+        ("12", TypeError, "non-empty list"),
+        ([1, "2"], TypeError, "must be integers"),
+        ([1, True], TypeError, "must be integers"),
+        ([1, 1], ValueError, r"lists \[1\] more than once"),
+        ([0, 1389], ValueError, r"dialogue_ids \[0, 1389\] are not dialogues"),
+    ],
+)
+def test_bad_dialogue_ids_are_refused(dialogue_ids, error, match):
+    with pytest.raises(error, match=match):
+        make(dialogue_ids=dialogue_ids)
+    with pytest.raises(ValueError, match=r"are not dialogues of tasks \['SC'\]"):
+        make(tasks=["SC"], dialogue_ids=[1])
 
 
 @pytest.mark.parametrize(
