@@ -17,8 +17,9 @@ file and one PNG plot per run, named ``RandomGame-v0__fig1a__seeds{first}-{last}
 
 The runs of one game go in lockstep in one worker process, one thread each, their pairwise
 contractions batched into one matmul per round (:mod:`ompo_envs.tabular.batching`): every run
-records the numbers it records alone (``lockstep=False``, one job per run, is the other code path;
-``ompo-bench tabular-speed`` times both and compares their numbers).
+records the numbers it records alone, to the rounding of a matmul of another shape
+(``lockstep=False``, one job per run, is the other code path; ``ompo-bench tabular-speed`` times
+both and compares their numbers; README, "Numbers on any CPU").
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class TabularBenchmarkConfig:
     lockstep: bool = True
     """Run the settings and solvers of a game together, one thread each, with their pairwise
     contractions batched into one matmul per round (:mod:`ompo_envs.tabular.batching`; the
-    same numbers). False: one job per run (for plug-ins that share state between instances)."""
+    same numbers to rounding). False: one job per run (for plug-ins that share state between
+    instances)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.updates, bool) or not isinstance(self.updates, int) or self.updates < 1:
@@ -203,7 +205,9 @@ def run_game(
 
     One thread per run; their pairwise contractions are batched into one matmul per round
     (:func:`ompo_envs.tabular.batching.run_in_lockstep`), which gives each run the numbers it
-    gets alone. A run's ``seconds`` is then its thread's wall time, waits included.
+    gets alone, to the rounding of a matmul of another shape
+    (:func:`ompo_envs.tabular.contraction_rounding_bound`). A run's ``seconds`` is then its
+    thread's wall time, waits included.
     """
     from functools import partial
 
@@ -657,7 +661,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
         "--no-lockstep",
         action="store_true",
         help="one job per run instead of a game's runs in lockstep with batched contractions "
-        "(same numbers; for plug-ins that share state between instances)",
+        "(the same numbers to rounding; for plug-ins that share state between instances)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_command)
