@@ -108,10 +108,11 @@ class TransformersBackend:
     """``transformers`` ``generate`` on CPU or GPU, batched over prompts × samples.
 
     Every conversation asks for K rows (its K samples). Rows are packed into batches of at most
-    ``batch_size``; within a batch, each *distinct* prompt is run through the model once (left
-    padded, all but its last token) and its key/value cache is repeated for its rows
-    (``share_prefill``), so K samples of one prompt — or many branches of one state — cost one
-    prefill, as in vLLM's prefix caching. Each call seeds torch's generator with ``seed`` inside
+    ``batch_size``; within a batch where some prompt has several rows, each *distinct* prompt is
+    run through the model once (left padded, all but its last token) and its key/value cache is
+    repeated for its rows (``share_prefill``), so K samples of one prompt — or many branches of
+    one state — cost one prefill, as in vLLM's prefix caching; a batch of distinct prompts is
+    prefilled by ``generate`` itself. Each call seeds torch's generator with ``seed`` inside
     ``torch.random.fork_rng`` (the global generator is left as it was): the same call gives the
     same answers; a different ``batch_size`` may not (the random stream is consumed per batch).
 
@@ -227,7 +228,9 @@ class TransformersBackend:
         was_training = self.model.training
         self.model.eval()
         try:
-            if self.share_prefill and width > 1:
+            # Sharing pays only where a prompt has several rows; with one row per prompt (K = 1)
+            # a separate prefill would add a one-token forward pass to generate's own.
+            if self.share_prefill and width > 1 and len(distinct) < len(rows):
                 kwargs["past_key_values"] = self._prefill(input_ids, attention, index)
             sequences = self.model.generate(
                 input_ids=input_ids[index], attention_mask=attention[index], **kwargs

@@ -114,6 +114,21 @@ def test_shared_prefill_gives_the_same_answers(policy):
         assert [[c.text for c in row] for row in a] == [[c.text for c in row] for row in b]
 
 
+def test_a_prompt_is_prefilled_apart_only_where_its_rows_share_it(policy):
+    """K = 1 on distinct prompts: generate's own prefill, no extra one-token forward pass."""
+    from unittest import mock
+
+    other = [{"role": "user", "content": "What is the capital of France?"}]
+    backend = TransformersBackend(policy.model, policy.format, batch_size=8)
+    with mock.patch.object(backend, "_prefill", wraps=backend._prefill) as prefill:
+        backend.generate([CONVERSATION, other], SamplingParams(max_new_tokens=2), seed=0)
+        assert prefill.call_count == 0
+        backend.generate([CONVERSATION, other, CONVERSATION], SamplingParams(max_new_tokens=2), 0)
+        assert prefill.call_count == 1  # one prompt asked twice
+        backend.generate([CONVERSATION, other], SamplingParams(num_samples=2, max_new_tokens=2), 0)
+        assert prefill.call_count == 2
+
+
 def test_truncate_prompts_keeps_the_last_tokens_that_fit(policy):
     """Evaluation's backend cuts an over-long prompt on the left instead of refusing it."""
     long = [{"role": "user", "content": "x7q " * 2000 + RPS_PROMPT}]
