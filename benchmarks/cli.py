@@ -6,6 +6,7 @@ ompo-bench tabular-speed      # its two code paths timed in one run (issue 14)
 ompo-bench tabular --solvers OMPO my_module:MySolver --grid MySolver:beta=1,2,4   # yours
 ompo-bench lm-known-ne        # LM solvers on text games with a known NE (tiny local model)
 ompo-bench tutorial-spread docs/tutorials/08_tiny_language_model.md   # checks × seeds, kernels
+ompo-bench lm-throughput       # TransformersBackend / log_probs vs plain transformers, tokens/s
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from benchmarks import (
     lm_known_ne,
+    lm_throughput,
     mtbench101,
     reasoning,
     tabular,
@@ -29,6 +31,7 @@ SUBCOMMANDS += [mtbench101.add_subcommand, winrate.add_subcommand, reasoning.add
 SUBCOMMANDS.append(lm_known_ne.add_parser)  # ompo-bench lm-known-ne (issue 9)
 SUBCOMMANDS.append(tabular_speed.add_subcommand)  # ompo-bench tabular-speed (issue 14)
 SUBCOMMANDS.append(tutorial_spread.add_subcommand)  # ompo-bench tutorial-spread (issue 18)
+SUBCOMMANDS.append(lm_throughput.add_subcommand)  # ompo-bench lm-throughput (issue 19)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
