@@ -41,11 +41,11 @@ def test_reasoning_limit_20_with_a_local_model(tiny_model, tmp_path):
             "--batch-size", "20", "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for name in ("gsm8k", "math"):
+    for name in ("gsm8k", "math500"):  # the default datasets
         assert summary[name]["n"] == 20 and summary[name]["accuracy"] == 0.0  # a random model
         low, high = summary[name]["ci95"]
         assert low == 0.0 and 0.1 < high < 0.2
-    assert "by_level" in summary["math"]
+    assert "by_level" in summary["math500"] and "math" not in summary
 
 
 def test_local_judge_counts_unparseable_judgements(tiny_model, tmp_path):

@@ -77,3 +77,18 @@ def test_reasoning_command_with_an_endpoint(tmp_path):
     assert "by_subject" in summary["math500"] and "by_subject" not in summary["gsm8k"]
     rows = [json.loads(x) for x in (tmp_path / "gsm8k.jsonl").read_text().splitlines()]
     assert len(rows) == 20 and rows[0]["correct"] and rows[0]["gold"] == rows[0]["extracted"]
+
+
+def test_the_default_datasets_are_the_held_out_sets_and_math_warns(tmp_path, capsys):
+    """GSM8K test and MATH500 by default; the full MATH test set holds MATH-v1's training split."""
+    problems = [*load_gsm8k(), *load_math()]  # MATH500's problems are MATH test problems
+    solutions = {p.problem + INSTRUCTION: p.solution for p in problems}
+    with FakeOpenAIServer(lambda body: solutions[body["messages"][-1]["content"]]) as server:
+        argv = ["reasoning", "--model", server.url, "--model-name", "policy", "--limit", "2"]
+        assert main([*argv, "--out", str(tmp_path / "default")]) == 0
+        assert "MATH-v1's training split" not in capsys.readouterr().err
+        summary = json.loads((tmp_path / "default" / "summary.json").read_text())
+        assert [k for k in summary if k in ("gsm8k", "math", "math500")] == ["gsm8k", "math500"]
+        assert main([*argv, "--datasets", "math", "--out", str(tmp_path / "math")]) == 0
+    assert "4,500 of whose problems are MATH-v1's training split" in capsys.readouterr().err
+    assert json.loads((tmp_path / "math" / "summary.json").read_text())["math"]["n"] == 2
