@@ -120,8 +120,9 @@ class TransformersBackend:
         model: A loaded causal LM (``generate`` is called in eval mode, without gradients).
         chat_format: Builds the prompt ids (the same as log-prob scoring uses).
         batch_size: Most rows (prompt × sample) per ``generate`` call.
-        share_prefill: Prefill each distinct prompt once per batch (needs a model whose cache
-            supports ``batch_select_indices``; off: every row is prefilled).
+        share_prefill: Prefill each distinct prompt once per batch where some prompt has
+            several rows (needs a model whose cache supports ``batch_select_indices``; off:
+            every row is prefilled).
         truncate_prompts: A prompt that leaves fewer than ``max_new_tokens`` tokens of the
             context keeps its last tokens (evaluation does this, as OpenCompass does) instead of
             raising; ``truncated_prompts`` counts them.
