@@ -151,3 +151,17 @@ def test_lockstep_and_one_job_per_run_record_the_same_numbers_to_rounding(tmp_pa
     assert largest == report["largest_absolute_difference"]  # the same recorded floats
     assert report["environment"]["blas"] and report["environment"]["versions"]["numpy"]
     assert report["cpu_ratio"] > 0 and "speed-up" in capsys.readouterr().out
+
+
+def test_rounding_sensitivity_reports_how_far_a_perturbation_moves_the_curves(tmp_path, capsys):
+    from benchmarks import rounding_sensitivity
+
+    argv = ["--solver", "OMPO", "--beta", "20", "--seed", "3", "--updates", "12"]
+    assert rounding_sensitivity.main([*argv, "--epsilon", "1e-12", "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("rounding-sensitivity__OMPO__seed3__*.json")
+    report = json.loads(path.read_text())
+    assert 0 < report["average_moved"] < 1e-10 and report["environment"]["versions"]["numpy"]
+    assert report["last_amplification"] == report["last_moved"] / 1e-12
+    assert "last iterate" in capsys.readouterr().out
+    unperturbed = rounding_sensitivity.sensitivity("OMPO", {"beta": 20.0}, 3, 5, 0.0)
+    assert unperturbed["average_moved"] == unperturbed["last_moved"] == 0.0
