@@ -25,8 +25,8 @@ import torch
 
 import ompo_envs
 from ompo_envs.lm import LMPolicy, SamplingParams, smollm2_gguf_path
-from ompo_envs.lm.convert_gguf import main as convert_main
 from ompo_envs.oracles.synthetic import BradleyTerryOracle
+from tests.realmodel import converted_smollm2
 
 try:
     GGUF = smollm2_gguf_path()
@@ -57,9 +57,7 @@ def length_oracle() -> BradleyTerryOracle:
 @pytest.fixture(scope="session")
 def converted(tmp_path_factory):
     """``python -m ompo_envs.lm.convert_gguf SRC.gguf OUT_DIR`` on the wheel's GGUF, once."""
-    out = tmp_path_factory.mktemp("smollm2") / "SmolLM2-135M-Instruct"
-    assert convert_main([str(GGUF), str(out)]) == 0
-    return out
+    return converted_smollm2(tmp_path_factory, GGUF)
 
 
 @pytest.fixture(scope="session")

@@ -48,13 +48,14 @@ class ForkingRunner:
 
     ``tests/training/fork_server.py`` imports torch, transformers, accelerate and the package
     once; each :meth:`run` is then a new process (a fork that has run nothing of the training
-    run) doing what ``python -m training.cli tests/training/tiny.toml --out OUT ARGS`` does, and
-    dying by SIGKILL at a fault point just as that command would — without paying the imports
-    again. Use as a context manager.
+    run) doing what ``python -m training.cli tests/training/tiny.toml --out OUT ARGS`` does (or
+    ``config`` in place of tiny.toml), and dying by SIGKILL at a fault point just as that
+    command would — without paying the imports again. Use as a context manager.
     """
 
-    def __init__(self, out: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, out: Path, env: dict[str, str] | None = None, config: Path = TINY) -> None:
         self.out = out
+        self.config = config
         environment = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -74,7 +75,7 @@ class ForkingRunner:
         """One attempt; its exit status (−9 after SIGKILL) and output, as ``run_cli`` gives."""
         logs = self.out.parent / f"{self.out.name}-attempt"
         request = {
-            "argv": [str(TINY), "--out", str(self.out), *args],
+            "argv": [str(self.config), "--out", str(self.out), *args],
             "stdout": f"{logs}.out",
             "stderr": f"{logs}.err",
         }

@@ -19,6 +19,8 @@ import traceback
 
 
 def _preload() -> None:
+    import importlib.util
+
     import accelerate  # noqa: F401
     import safetensors.torch  # noqa: F401
     import transformers.models.llama.modeling_llama  # noqa: F401
@@ -26,6 +28,9 @@ def _preload() -> None:
     import ompo_envs.lm  # noqa: F401
     import solvers.lm  # noqa: F401
     import training.runner  # noqa: F401
+
+    if importlib.util.find_spec("sentence_transformers") is not None:  # the embedding oracle's
+        import sentence_transformers  # noqa: F401
 
 
 def _child(request: dict) -> int:
