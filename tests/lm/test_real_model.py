@@ -10,7 +10,6 @@ and short answers, so the whole file stays within about two and a half minutes o
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import math
 from unittest import mock
@@ -24,18 +23,11 @@ pytest.importorskip("transformers")
 import torch
 
 import ompo_envs
-from ompo_envs.lm import LMPolicy, SamplingParams, smollm2_gguf_path
+from ompo_envs.lm import LMPolicy, SamplingParams
 from ompo_envs.oracles.synthetic import BradleyTerryOracle
-from tests.realmodel import converted_smollm2
+from tests.realmodel import converted_smollm2, smollm2_gguf_or_skip
 
-try:
-    GGUF = smollm2_gguf_path()
-except ImportError as missing:
-    pytest.skip(str(missing), allow_module_level=True)
-if importlib.util.find_spec("gguf") is None:
-    pytest.skip(
-        'the gguf package is missing: pip install "ompo-envs[realmodel]"', allow_module_level=True
-    )
+GGUF = smollm2_gguf_or_skip()
 
 pytestmark = pytest.mark.realmodel
 
