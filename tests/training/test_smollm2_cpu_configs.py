@@ -91,6 +91,27 @@ def test_the_headers_winrate_evaluates_on_dialogues_not_trained_on(name):
     assert trained <= reaching
 
 
+def test_the_mpo_twins_first_iteration_is_the_ompo_one(tmp_path):
+    """With no answers of π^0 stored, OMPO's Q̂^1 = 2 Q̂(π^1) − Q̂(π^1) is MPO's: same records,
+    same weights (a tiny local model and a length oracle in place of SmolLM2 and MiniLM)."""
+    pytest.importorskip("accelerate")
+    from training.cli import main
+
+    small = [
+        'model.path="tiny"',
+        'oracle.kind="factory"',
+        'oracle.factory="tests.training.oracles:length_oracle"',
+        "env.episodes_per_iteration=2",
+        "generation.max_new_tokens=6",
+        "logging.progress=false",
+    ]
+    for name in NAMES:
+        assert main([str(shipped_config(name)), "--out", str(tmp_path / name), *small]) == 0
+    ompo, mpo = (tmp_path / name / "iteration_1" for name in NAMES)
+    assert read_rows(ompo / "data" / "records.jsonl") == read_rows(mpo / "data" / "records.jsonl")
+    assert max_weight_difference(ompo, mpo) == 0.0
+
+
 # ------------------------------------------------------------------------------- the real model
 #: The OMPO config made tiny: 2 episodes of one 2-turn dialogue, K = 2, 8-token answers, AdamW
 #: steps of 4 records (a checkpoint after each), chunks of one episode and of two records.
