@@ -13,11 +13,12 @@ def test_both_winrate_commands_parse_and_swap_the_models(tmp_path, monkeypatch):
     config = shipped_config("smollm2-cpu-mtbench101-ompo")
     iteration, model = tmp_path / "run" / "iteration_1", "/models/base"
     commands = winrate_commands(config, iteration, model, tmp_path)
-    parsed = {}
-    for name, argv in commands.items():
-        monkeypatch.setattr(cli.winrate, "run", lambda args: parsed.setdefault(name, args) and 0)
+    parsed = []
+    monkeypatch.setattr(cli.winrate, "run", lambda args: parsed.append(args) or 0)
+    for argv in commands.values():
         assert cli.main(argv) == 0
-    forward, swapped = parsed["iteration_1_vs_base"], parsed["base_vs_iteration_1"]
+    assert list(commands) == ["iteration_1_vs_base", "base_vs_iteration_1"]
+    forward, swapped = parsed
     assert (forward.model_a, forward.model_b) == ([str(iteration)], model)
     assert (swapped.model_a, swapped.model_b) == ([model], str(iteration))
     assert (forward.limit, forward.oracle, forward.max_new_tokens) == (3, "embedding", 48)
