@@ -25,6 +25,15 @@ FORCING_VARIABLES = (
     "MKL_NUM_THREADS",
 )
 
+#: Named kernel settings: (``ATEN_CPU_CAPABILITY``, ``OPENBLAS_CORETYPE``), the kernels of
+#: processor generations from AVX-512 down to SSE3, which an AVX-512 machine can all run.
+KERNELS = {
+    "avx512": ("avx512", "SkylakeX"),
+    "avx2": ("avx2", "Haswell"),
+    "default": ("default", "Sandybridge"),
+    "prescott": ("default", "Prescott"),
+}
+
 #: Libraries whose version can change a result's bits.
 LIBRARIES = ("numpy", "scipy", "torch", "transformers", "threadpoolctl")
 
@@ -107,7 +116,7 @@ def alternative_kernels(capability: str | None = None) -> tuple[str, str, str]:
     Torch can only step *down* from its native path, so: native AVX-512 → AVX2 with OpenBLAS's
     Haswell kernel; native AVX2 → torch's default path with Sandybridge; otherwise the default
     path with Prescott (only the BLAS kernel changes). Returns (name, ``ATEN_CPU_CAPABILITY``,
-    ``OPENBLAS_CORETYPE``); the name is one of ``benchmarks.tutorial_spread.KERNELS``.
+    ``OPENBLAS_CORETYPE``), the name a key of :data:`KERNELS`.
     """
     if capability is None:
         import torch
@@ -115,10 +124,12 @@ def alternative_kernels(capability: str | None = None) -> tuple[str, str, str]:
         capability = str(torch.backends.cpu.get_cpu_capability())
     capability = capability.upper()
     if capability.startswith("AVX512"):
-        return "avx2", "avx2", "Haswell"
-    if capability == "AVX2":
-        return "default", "default", "Sandybridge"
-    return "prescott", "default", "Prescott"
+        name = "avx2"
+    elif capability == "AVX2":
+        name = "default"
+    else:
+        name = "prescott"
+    return (name, *KERNELS[name])
 
 
 if __name__ == "__main__":

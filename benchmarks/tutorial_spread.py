@@ -29,15 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.environment import numeric_environment
+from benchmarks.environment import KERNELS, describe, numeric_environment
 
-#: (torch CPU capability, OpenBLAS core type) pairs: the kernels of three processor generations.
-KERNELS = {
-    "avx512": ("avx512", "SkylakeX"),
-    "avx2": ("avx2", "Haswell"),
-    "default": ("default", "Sandybridge"),
-    "prescott": ("default", "Prescott"),
-}
 _CELL = re.compile(r"```\{code-cell\}[^\n]*\n(.*?)```", re.S)
 _HIDDEN = ":tags: [remove-cell]"
 
@@ -47,7 +40,7 @@ def code_cells(markdown: str) -> list[tuple[bool, str]]:
     cells = []
     for body in _CELL.findall(markdown):
         hidden = body.startswith(_HIDDEN)
-        if body.startswith(_HIDDEN):
+        if hidden:
             body = body[len(_HIDDEN) :]
         elif body.startswith("---"):  # a cell's YAML options
             body = body.split("---", 2)[2]
@@ -192,6 +185,8 @@ def _command(args: argparse.Namespace) -> int:
             row = _one(path, seed, kernel, args.timeout)
             failed = [c["check"] for c in row.get("checks", []) if not c["held"]]
             status = "error" if "error" in row else f"{len(failed)} failed"
+            if seed == args.seeds[0] and "environment" in row:  # what the forcing gave
+                print(f"{kernel}: {describe(row['environment'])}")
             print(f"{kernel:8s} seed {seed}: {status} ({row['seconds']:.0f} s)", flush=True)
             for check in failed:
                 print(f"    {check}")
