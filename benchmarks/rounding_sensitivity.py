@@ -14,8 +14,10 @@ python -m benchmarks.rounding_sensitivity --solver MPO --beta 20 --seed 4 --epsi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,14 @@ from benchmarks.environment import numeric_environment
 from ompo_envs.tabular import evaluation, random_game
 
 
-def run(
-    solver: str, settings: dict[str, Any], seed: int, updates: int, epsilon: float
-) -> dict[str, list[float]]:
-    """The benchmark's curves of one run, every contraction scaled by 1 ± ``epsilon``."""
-    rng = np.random.default_rng(0)
+@contextlib.contextmanager
+def perturbed_contractions(epsilon: float, seed: int = 0) -> Iterator[None]:
+    """Inside: every pairwise contraction is multiplied by 1 + ``epsilon``·U(−1, 1), entrywise.
+
+    The draws come from ``np.random.default_rng(seed)``, in contraction order; outside, the
+    contractions are exact again.
+    """
+    rng = np.random.default_rng(seed)
     exact = evaluation.contract_rows
 
     def perturbed(game, occupancies):
@@ -39,11 +44,18 @@ def run(
 
     evaluation.contract_rows = perturbed
     try:
-        with threadpool_limits(1):
-            game = random_game(seed, horizon=tabular.TabularBenchmarkConfig().horizon)
-            curves = tabular._run_solver(solver, settings, game, seed, updates)
+        yield
     finally:
         evaluation.contract_rows = exact
+
+
+def run(
+    solver: str, settings: dict[str, Any], seed: int, updates: int, epsilon: float
+) -> dict[str, list[float]]:
+    """The benchmark's curves of one run, every contraction scaled by 1 ± ``epsilon``."""
+    with perturbed_contractions(epsilon), threadpool_limits(1):
+        game = random_game(seed, horizon=tabular.TabularBenchmarkConfig().horizon)
+        curves = tabular._run_solver(solver, settings, game, seed, updates)
     return {"average": curves["average"], "last": curves["last"]}
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from benchmarks import cli, tabular
-from ompo_envs.tabular import contraction_rounding_bound, evaluation, random_game
+from benchmarks.rounding_sensitivity import perturbed_contractions
+from ompo_envs.tabular import contraction_rounding_bound, random_game
 from solvers import OMPO
 from solvers.testing import solver_api_test
 from tests.numerics import rounding_tolerance
@@ -81,17 +82,7 @@ def test_readme_plug_in_runs_through_ompo_bench(tmp_path, monkeypatch):
 
 def _ompo_run(updates: int, perturbation: float = 0.0):
     """OMPO β = 20 on seed 3, H = 3; every contraction scaled by 1 ± ``perturbation``."""
-    rng = np.random.default_rng(0)
-    original = evaluation.contract_rows
-
-    def perturbed(game, occupancies):
-        return [
-            r * (1 + perturbation * rng.uniform(-1, 1, r.shape))
-            for r in original(game, occupancies)
-        ]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(evaluation, "contract_rows", perturbed)
+    with perturbed_contractions(perturbation):
         solver = OMPO(random_game(3, horizon=3), beta=20.0)
         for _ in range(updates):
             solver.step()
