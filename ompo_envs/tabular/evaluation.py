@@ -98,9 +98,7 @@ def contract_rows(game: TabularGame, occupancies: Sequence[np.ndarray]) -> list[
     not always the same *bits* as that occupancy contracted alone: BLAS chooses its kernel,
     and with it the order of the additions, by processor and by matrix shape (OpenBLAS's
     SkylakeX kernel has a separate path for small products), so a batched and a lone
-    contraction agree to :func:`contraction_rounding_bound`. Measured on seed 3, H = 3: bitwise
-    equal under OpenBLAS's Haswell, Sandybridge and Prescott kernels, 2.2e-16 (32 ulp) apart
-    in the recorded exploitability under SkylakeX (``tests/solvers/test_benchmark_tabular.py``).
+    contraction agree to :func:`contraction_rounding_bound` (README, "Numbers on any CPU").
     """
     num_states, num_actions = game.num_states, game.num_actions
     pairwise = game.reward.reshape(num_states * num_actions, num_states * num_actions)
@@ -122,10 +120,11 @@ def contraction_rounding_bound(game: TabularGame) -> float:
     terms with d ≥ 0, Σ_k d_k ≤ 1 and r ∈ [0, 1]. Summed in any order, with or without fused
     multiply-adds, it carries an error of at most γ_K Σ_k |d_k r_k| ≤ γ_K, where
     γ_K = K u / (1 − K u) and u = 2⁻⁵³ (the standard bound for a dot product); two orders
-    differ by at most twice that, times the largest stage weight w_h. This is the only place
-    where the kernel a processor's BLAS picks can change the exact model's numbers; what a
-    solver's dynamics do with such a difference over many updates is a property of the
-    solver (README, "Numbers on any CPU").
+    differ by at most twice that, times the largest stage weight w_h. Between the lockstep
+    path and a run alone the contraction is the one computation whose matrix shape differs;
+    on another processor every matmul may round in its own order. What a solver's dynamics do
+    with such a difference over many updates is a property of the solver (README, "Numbers on
+    any CPU").
     """
     game = check_tabular_game(game)
     terms = game.num_states * game.num_actions

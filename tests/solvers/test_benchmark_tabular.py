@@ -100,8 +100,7 @@ def test_the_rounding_tolerance_covers_a_rounding_error_in_every_contraction():
 
 def test_built_in_results_equal_the_solver_run_directly_to_rounding(tmp_path):
     """The harness adds nothing to a built-in's curves: its own evaluate()'s numbers, up to the
-    rounding of contractions batched with the other runs' (another matrix shape: measured
-    bitwise equal under OpenBLAS's Haswell kernel, 2.2e-16 apart under SkylakeX)."""
+    rounding of contractions batched with the other runs' (another matrix shape)."""
     config = tabular.TabularBenchmarkConfig(
         updates=12, seeds=(3,), horizon=3, solvers=("OMPO", "EGPO", "FP"), workers=1
     )
