@@ -25,7 +25,7 @@ list in ``infos[agent]["messages"]``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -192,6 +192,18 @@ class TextPreferenceGameEnv(PreferenceGameEnv[TextState, str]):
     def _extra_info(self, state: TextState, episode: Episode[TextState]) -> dict[str, Any]:
         """Return game-specific per-player infos (default: none)."""
         return {}
+
+    def preference_key(self, state: TextState, answer: str) -> Hashable:
+        """A key of ``[state, answer]`` for its preferences: equal keys, equal preferences.
+
+        Two pairs ``[s, a]`` and ``[s̃, ã]`` of the same stage with equal keys get the same
+        P(· ≻ [s', a']) against every ``[s', a']`` (and the same P([s', a'] ≻ ·)), so a solver
+        that compares many pairs asks the oracle once per distinct pair of keys and looks the
+        rest up (:class:`solvers.lm.rollouts.ComparisonPool`). Default: ``(state, answer)``
+        itself (no two distinct pairs are assumed alike). A game whose oracle reads less
+        (a class of the answer, a tabular state index) returns only that.
+        """
+        return (state, answer)
 
     # ------------------------------------------------------------------ base hooks
     def _check_snapshot(self, episode: Episode[TextState]) -> None:

@@ -14,7 +14,7 @@ equilibrium. Here both games have the NE "uniform over the three named answers".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -124,6 +124,19 @@ class ClassMatrixGameEnv(TextPreferenceGameEnv):
         p = probability_array(policy, "policy", shape=(k,))
         q = probability_array(opponent, "opponent", shape=(k,))
         return float(p @ self.class_matrix @ q)
+
+    def preference_key(self, state: TextState, answer: str) -> Hashable:
+        """The class of the answer the oracle compares, when the oracle is a class matrix.
+
+        A :class:`~ompo_envs.oracles.MatrixOracle` ignores the context and reads
+        M[c(a), c(a')], so two answers of one class are alike against any other
+        (:meth:`TextPreferenceGameEnv.preference_key`). Another oracle: the default key.
+        """
+        from ompo_envs.oracles.synthetic import MatrixOracle
+
+        if isinstance(self.oracle, MatrixOracle):
+            return ("class", int(self.oracle.classify(self._answer_text(state, answer))))
+        return super().preference_key(state, answer)
 
     # ------------------------------------------------------------------ hooks
     def _max_observation_chars(self) -> int:

@@ -22,7 +22,7 @@ exact evaluation of a text policy runs on it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -322,6 +322,18 @@ class LiftedTabularEnv(TextPreferenceGameEnv):
         return LiftedState(
             messages=messages, shared=state.shared, answers=(*state.answers, action), index=index
         )
+
+    def preference_key(self, state: TextState, answer: str) -> Hashable:
+        """(s_h, c(a)): the tabular state and the answer's class, all the oracle reads.
+
+        P([s, a] ≻ [s', a']) = r(s, c(a), s', c(a')) (:class:`TabularPreferenceOracle`), so two
+        pairs with the same state index and answer class are alike against any other
+        (:meth:`TextPreferenceGameEnv.preference_key`).
+        """
+        oracle = self.oracle
+        if not isinstance(oracle, TabularPreferenceOracle):
+            raise TypeError("a lifted game's oracle must be its TabularPreferenceOracle")
+        return (_index(state), int(oracle.classify(answer)))
 
     def _preferences(self, pairs: Sequence[tuple[TextState, str, TextState, str]]) -> np.ndarray:
         oracle = self.oracle

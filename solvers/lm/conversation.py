@@ -12,7 +12,10 @@ rate of y is
 over the n − 1 other conversations of its pool (unbiased; the SPPO code also counts y against
 itself, which shrinks every win rate towards ½ by (n − 1)/n). A conversation's log-probability is
 the sum of its answers' log-probabilities given their own states (user turns are the env's, not
-the policy's). Conversations of one pool must have the same length (episodes that end early, as
+the policy's). Conversations alike at every stage by the env's preference keys (in a
+class-level game: the same state indices and answer classes) are compared once and looked up
+after, so a class-matrix game costs a table lookup per pair of conversations, not an env step per
+stage. Conversations of one pool must have the same length (episodes that end early, as
 in the reasoning games, are not supported here; use the step-level solvers there).
 """
 
@@ -112,7 +115,15 @@ class ConversationSolver(LMSolver):
                 key = conversation_key(trajectory)
                 examples.setdefault(key, trajectory)
                 pools.setdefault(trajectory.steps[0][0].state, Counter())[key] += 1
-        pairs, owners = [], []
+        # Conversations alike stage by stage (the env's preference keys, ComparisonPool.key)
+        # are paid alike: each ordered pair of signatures is compared once, through a
+        # representative pair of conversations, and the other pairs look the payoff up.
+        signature = {
+            key: tuple(self.comparisons.key(at, answer) for at, answer in example.steps)
+            for key, example in examples.items()
+        }
+        representatives: dict[tuple[Hashable, Hashable], tuple[Hashable, Hashable]] = {}
+        owners: list[tuple[Hashable, Hashable]] = []
         for pool in pools.values():
             distinct = list(pool)
             lengths = {len(examples[key].steps) for key in distinct}
@@ -124,15 +135,20 @@ class ConversationSolver(LMSolver):
                 )
             for i, a in enumerate(distinct):
                 for b in distinct[i + 1 :]:
-                    for (at_a, answer_a), (at_b, answer_b) in zip(
-                        examples[a].steps, examples[b].steps, strict=True
-                    ):
-                        pairs.append((at_a, answer_a, at_b, answer_b))
-                        owners.append((a, b))
+                    representatives.setdefault((signature[a], signature[b]), (a, b))
+                    owners.append((a, b))
+        pairs, compared = [], []
+        for signatures, (a, b) in representatives.items():
+            for (at_a, answer_a), (at_b, answer_b) in zip(
+                examples[a].steps, examples[b].steps, strict=True
+            ):
+                pairs.append((at_a, answer_a, at_b, answer_b))
+                compared.append(signatures)
         values = self.comparisons.compare(pairs)
-        payoff: Counter = Counter()
-        for (a, b), value in zip(owners, values, strict=True):
-            payoff[(a, b)] += float(value)
+        by_signature: Counter = Counter()
+        for signatures, value in zip(compared, values, strict=True):
+            by_signature[signatures] += float(value)
+        payoff = {(a, b): by_signature[signature[a], signature[b]] for a, b in owners}
         paid = 1.0 if self.env.reward_mode == "terminal" else float(self.env.horizon)
         rates: dict[Hashable, float] = {}
         for pool in pools.values():

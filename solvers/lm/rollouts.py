@@ -11,8 +11,10 @@ of env copies stepped together, one batched oracle call per step). Nothing reads
   of π^t(·|S_h), like the paper's main answer plus K − 1 more.
 * **One-step comparisons** — P([s, a] ≻ [s, a']) for two answers to the *same* state: player_1 is
   put in player_0's state (a legal stage-h state of the same s1) and the env steps once.
-  Identical (state, answer, state, answer) pairs are compared once per call (the env's
-  preference is a probability, a function of the pair).
+  Pairs alike by the env's preference keys (:meth:`~ompo_envs.text.TextPreferenceGameEnv.
+  preference_key`: identical pairs, or in a class-level game the same state index and answer
+  classes) are stepped once per call and the rest looked up (the env's preference is a
+  probability, a function of the pair).
 * **Conversation comparisons** — two trajectories from the same s1, stage by stage: at stage τ
   the two players are put in the trajectories' stage-τ states and play their stage-τ answers;
   the env pays what it would have paid had they met (0 at unpaid stages, ½ at a stage where
@@ -290,11 +292,20 @@ class ComparisonPool:
         self._envs: list[TextPreferenceGameEnv] = []
         self.num_queries = 0
 
+    def key(self, at: PlayerPoint, answer: Any) -> Hashable:
+        """(h, the env's :meth:`~ompo_envs.text.TextPreferenceGameEnv.preference_key`).
+
+        Two (state, answer) pairs of one stage with the same key are paid alike against any
+        other pair, so :meth:`compare` steps the env once per distinct pair of keys.
+        """
+        return (at.stage, self.template.preference_key(at.state, answer))
+
     def compare(self, pairs: Sequence[tuple[PlayerPoint, Any, PlayerPoint, Any]]) -> np.ndarray:
         """Return player_0's reward for each ``(state, answer, state', answer')``, shape (n,).
 
         Pairs whose two states are at different stages or episodes that have ended get ½.
-        Identical pairs (same states and answers) are stepped once; the others in batches of
+        Pairs alike by the env's preference keys (:meth:`key`; by default: the same states and
+        answers) are stepped once, a representative each; the others in batches of
         ``MAX_BATCH`` env copies, one batched oracle call each.
         """
         import copy
@@ -302,18 +313,25 @@ class ComparisonPool:
         start = time.perf_counter()
         out = np.full(len(pairs), 0.5)
         distinct: dict[Hashable, int] = {}
-        rows: list[int] = []
+        keys: dict[tuple[int, Any], Hashable] = {}  # (id(point), answer) -> key, this call
+        rows: list[tuple[int, int]] = []
         jobs: list[tuple[SavedPoint, dict[str, Any]]] = []
         for i, (first, answer, second, answer_2) in enumerate(pairs):
             if first.point.episode.done or second.point.episode.done:
                 continue
-            key = (first.state, answer, second.state, answer_2, first.stage)
-            if key not in distinct:
-                distinct[key] = len(jobs)
+            ends = []
+            for at, said in ((first, answer), (second, answer_2)):
+                memo = (id(at), said)
+                if memo not in keys:
+                    keys[memo] = self.key(at, said)
+                ends.append(keys[memo])
+            pair_key = tuple(ends)
+            if pair_key not in distinct:
+                distinct[pair_key] = len(jobs)
                 jobs.append(
                     (joint_point(first, second), {"player_0": answer, "player_1": answer_2})
                 )
-            rows.append(i)
+            rows.append((i, distinct[pair_key]))
         if jobs:
             values = np.empty(len(jobs))
             for lo in range(0, len(jobs), MAX_BATCH):
@@ -326,10 +344,7 @@ class ComparisonPool:
                 results = step_batch(envs, [joint for _, joint in chunk])
                 values[lo : lo + len(chunk)] = [result[1]["player_0"] for result in results]
             self.num_queries += len(jobs)
-            for i in rows:
-                first, answer, second, answer_2 = pairs[i]
-                out[i] = values[
-                    distinct[(first.state, answer, second.state, answer_2, first.stage)]
-                ]
+            for i, job in rows:
+                out[i] = values[job]
         self.clock.add("oracle", time.perf_counter() - start)
         return out
