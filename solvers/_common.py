@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ompo_envs.core.rows import row_sum
 from ompo_envs.tabular import TabularGame
 from ompo_envs.tabular.policies import normalise_logits
 
@@ -85,7 +86,7 @@ def policy_from_logits(logits: np.ndarray) -> np.ndarray:
     if np.any(np.isnan(logits)) or np.any(logits == np.inf):
         raise FloatingPointError("log-probabilities with NaN or +inf (a step overflowed)")
     policy = np.exp(normalise_logits(logits))
-    return policy / policy.sum(axis=-1, keepdims=True)
+    return policy / row_sum(policy)[..., None]
 
 
 def geometric_mixture(log_p: np.ndarray, log_q: np.ndarray, weight: float) -> np.ndarray:

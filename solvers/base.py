@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from ompo_envs.core.rows import row_sum
 from ompo_envs.tabular import (
     OccupancyAverage,
     TabularGame,
@@ -192,7 +193,8 @@ class ExactSolver(abc.ABC):
                 "the solver is unchanged. Lower the step size (beta)."
             )
         occupancy = occupancy_measures(self.game, new_policy)
-        self._average.add(occupancy, self.iterate_weight(t + 1))  # may refuse: nothing changed
+        # may refuse (the weight, an overflow): nothing changed
+        self._average.add(occupancy, self.iterate_weight(t + 1), check=False)
         for name, value in state.items():
             setattr(self, name, value)
         self._policy = new_policy
@@ -207,9 +209,11 @@ class ExactSolver(abc.ABC):
         (:func:`~ompo_envs.tabular.exploitability_from_occupancy`), on the occupancies held.
         """
         return {
-            "exploitability_last": exploitability_from_occupancy(self.game, self._occupancy),
+            "exploitability_last": exploitability_from_occupancy(
+                self.game, self._occupancy, check=False
+            ),
             "exploitability_average": exploitability_from_occupancy(
-                self.game, self.average_occupancy
+                self.game, self.average_occupancy, check=False
             ),
         }
 
@@ -267,11 +271,11 @@ class LogitSolver(ExactSolver):
             return np.full_like(new_logits, np.nan), {}, {}
         new_logits = normalise_logits(new_logits)
         new_policy = np.exp(new_logits)
-        new_policy /= new_policy.sum(axis=-1, keepdims=True)
+        new_policy /= row_sum(new_policy)[..., None]
         # Σ_h E_{s~d_h^{π^t}} KL(π^{t+1}_h ‖ π^t_h), per initial state, then averaged over ν1.
         with np.errstate(invalid="ignore"):
             terms = np.where(new_policy > 0, new_policy * (new_logits - self._logits), 0.0)
-        per_start = np.einsum("nhsa,nhs->n", terms, self.occupancy.sum(axis=-1))
+        per_start = np.einsum("nhsa,nhs->n", terms, row_sum(self.occupancy))
         nu = self.game.initial_distribution[self.game.initial_states]
         return new_policy, {"kl_step": float(nu @ per_start)}, {**state, "_logits": new_logits}
 

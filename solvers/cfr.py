@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ompo_envs.core.rows import row_sum
 from ompo_envs.tabular import TabularGame, backward_recursion, reward_against_occupancy
 from ompo_envs.tabular import standard_value as _standard_value
 from solvers._common import build_config, check_positive
@@ -46,13 +47,13 @@ from solvers.base import ExactSolver
 
 def regret_matching(positive_regret: np.ndarray) -> np.ndarray:
     """π(a|s) = x(a) / Σ_b x(b) over the last axis for x ≥ 0; uniform where Σ_b x(b) = 0."""
-    total = positive_regret.sum(axis=-1, keepdims=True)
+    total = row_sum(positive_regret)[..., None]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, positive_regret / total, 1.0 / positive_regret.shape[-1])
 
 
 def instantaneous_regret(
-    game: TabularGame, policy: np.ndarray, occupancy: np.ndarray
+    game: TabularGame, policy: np.ndarray, occupancy: np.ndarray, *, check: bool = True
 ) -> np.ndarray:
     """g_h(s, a | s1) = Q_h(s, a) − V_h(s) of π in self-play (one pairwise contraction).
 
@@ -60,9 +61,11 @@ def instantaneous_regret(
         game: The game.
         policy: π, shape (n_init, H, S, A).
         occupancy: d^π (the opponent in self-play), shape (n_init, H, S, A).
+        check: False skips the checks of the occupancy and of the rewards
+            (:func:`~ompo_envs.tabular.backward_recursion`'s ``check``).
     """
-    reward = reward_against_occupancy(game, occupancy)
-    q, v = backward_recursion(game, reward, _standard_value(policy))
+    reward = reward_against_occupancy(game, occupancy, check=check)
+    q, v = backward_recursion(game, reward, _standard_value(policy), check=check)
     return q - v[:, :-1, :, None]
 
 
@@ -164,7 +167,7 @@ class RegretMatchingSolver(ExactSolver):
             ) from None
 
     def _update(self) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
-        regret = instantaneous_regret(self.game, self.policy, self.occupancy)
+        regret = instantaneous_regret(self.game, self.policy, self.occupancy, check=False)
         cumulative = self._accumulate(self.cumulative_regret, regret)
         matched = self._matched(cumulative, regret)
         return regret_matching(np.maximum(matched, 0.0)), {}, {"cumulative_regret": cumulative}

@@ -71,14 +71,14 @@ class EGPO(LogitSolver):
         self.log_reference = self.log_policy.copy()
 
     def _gradient(self, log_point: np.ndarray, occupancy: np.ndarray) -> np.ndarray:
-        reward = reward_against_occupancy(self.game, occupancy)
+        reward = reward_against_occupancy(self.game, occupancy, check=False)
         value = regularised_value(log_point, self.config.alpha, self.log_reference)
-        q, _ = backward_recursion(self.game, reward, value)
+        q, _ = backward_recursion(self.game, reward, value, check=False)
         return q
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         beta, alpha = self.config.beta, self.config.alpha
         base = geometric_mixture(self.log_policy, self.log_reference, beta * alpha)
         log_half = normalise_logits(base + beta * self._gradient(self.log_policy, self.occupancy))
-        half_occupancy = occupancy_measures(self.game, policy_from_logits(log_half))
+        half_occupancy = occupancy_measures(self.game, policy_from_logits(log_half), check=False)
         return base + beta * self._gradient(log_half, half_occupancy), {}

@@ -56,8 +56,8 @@ class FictitiousPlay(ExactSolver):
         super().__init__(game_or_env, initial_policy)
 
     def _update(self) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
-        reward = reward_against_occupancy(self.game, self.average_occupancy)
-        q, best_value = optimal_q_values(self.game, reward)
+        reward = reward_against_occupancy(self.game, self.average_occupancy, check=False)
+        q, best_value = optimal_q_values(self.game, reward, check=False)
         greedy = np.zeros_like(q)
         np.put_along_axis(greedy, q.argmax(axis=-1)[..., None], 1.0, axis=-1)
         # max_π̄ ⟨ν1, V^{π̄, π̄^t}⟩ − ½Σw_h: the exploitability of the average, for free.

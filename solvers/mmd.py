@@ -63,9 +63,9 @@ class MMD(LogitSolver):
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         beta, alpha = self.config.beta, self.config.alpha
-        reward = reward_against_occupancy(self.game, self.occupancy)
+        reward = reward_against_occupancy(self.game, self.occupancy, check=False)
         value = regularised_value(self.log_policy, alpha, self.log_magnet)
-        q, _ = backward_recursion(self.game, reward, value)
+        q, _ = backward_recursion(self.game, reward, value, check=False)
         # (log π^t + βα log μ + β Q) / (1 + βα), written so that α = 0 never forms 0 · (−inf).
         weight = beta * alpha / (1.0 + beta * alpha)
         new_logits = normalise_logits(

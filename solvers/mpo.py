@@ -43,6 +43,8 @@ class MPO(LogitSolver):
     beta_grid = (0.5, 1.0, 2.0)
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
-        reward = reward_against_occupancy(self.game, self.occupancy)
-        q, _ = backward_recursion(self.game, reward, standard_value(np.exp(self.log_policy)))
+        reward = reward_against_occupancy(self.game, self.occupancy, check=False)
+        q, _ = backward_recursion(
+            self.game, reward, standard_value(np.exp(self.log_policy)), check=False
+        )
         return self.log_policy + self.config.beta * q, {}

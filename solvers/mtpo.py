@@ -59,8 +59,10 @@ class MTPO(LogitSolver):
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         beta, alpha = self.config.beta, self.config.alpha
-        win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
+        win_rate = trajectory_scale(self.game) * reward_against_occupancy(
+            self.game, self.occupancy, check=False
+        )
         value = regularised_value(self.log_policy, alpha, self.log_reference)
-        q, _ = backward_recursion(self.game, win_rate, value)
+        q, _ = backward_recursion(self.game, win_rate, value, check=False)
         base = geometric_mixture(self.log_policy, self.log_reference, beta * alpha)
         return base + beta * q, {}

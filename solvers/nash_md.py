@@ -74,7 +74,11 @@ class NashMD(LogitSolver):
         if mix == 0.0:
             mixture_occupancy = self.occupancy
         else:
-            mixture_occupancy = occupancy_measures(self.game, policy_from_logits(log_mixture))
-        reward = reward_against_occupancy(self.game, mixture_occupancy)
-        q, _ = backward_recursion(self.game, reward, standard_value(np.exp(log_mixture)))
+            mixture_occupancy = occupancy_measures(
+                self.game, policy_from_logits(log_mixture), check=False
+            )
+        reward = reward_against_occupancy(self.game, mixture_occupancy, check=False)
+        q, _ = backward_recursion(
+            self.game, reward, standard_value(np.exp(log_mixture)), check=False
+        )
         return log_mixture + self.config.beta * q, {}

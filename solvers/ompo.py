@@ -82,7 +82,7 @@ class OMPO(LogitSolver):
 
     def optimistic_reward(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (r^t, r̃^t = 2 r^t − r^{t−1}) for the current iterate, each (n, H, S, A)."""
-        reward = reward_against_occupancy(self.game, self.occupancy)
+        reward = reward_against_occupancy(self.game, self.occupancy, check=False)
         previous = reward if self._previous_reward is None else self._previous_reward
         return reward, 2.0 * reward - previous
 
@@ -92,7 +92,7 @@ class OMPO(LogitSolver):
             value = soft_value(self.log_policy, self._stage_beta)
         else:
             value = standard_value(self.policy)
-        return backward_recursion(self.game, optimistic_reward, value)
+        return backward_recursion(self.game, optimistic_reward, value, check=False)
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
         reward, optimistic = self.optimistic_reward()

@@ -52,7 +52,9 @@ class ONPO(LogitSolver):
         self.log_secondary = self.log_policy.copy()
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
-        reward = reward_against_occupancy(self.game, self.occupancy)
-        q, _ = backward_recursion(self.game, reward, standard_value(np.exp(self.log_policy)))
+        reward = reward_against_occupancy(self.game, self.occupancy, check=False)
+        q, _ = backward_recursion(
+            self.game, reward, standard_value(np.exp(self.log_policy)), check=False
+        )
         secondary = normalise_logits(self.log_secondary + self.config.beta * q)
         return secondary + self.config.beta * q, {"log_secondary": secondary}

@@ -49,6 +49,10 @@ class SPO(LogitSolver):
     beta_grid = (5.0, 10.0, 20.0)
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
-        win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
-        q, _ = backward_recursion(self.game, win_rate, standard_value(np.exp(self.log_policy)))
+        win_rate = trajectory_scale(self.game) * reward_against_occupancy(
+            self.game, self.occupancy, check=False
+        )
+        q, _ = backward_recursion(
+            self.game, win_rate, standard_value(np.exp(self.log_policy)), check=False
+        )
         return self.log_policy + self.config.beta * q, {}

@@ -55,7 +55,11 @@ class SPPO(LogitSolver):
     beta_grid = (5.0, 10.0, 20.0)
 
     def _next_logits(self) -> tuple[np.ndarray, dict[str, Any]]:
-        win_rate = trajectory_scale(self.game) * reward_against_occupancy(self.game, self.occupancy)
+        win_rate = trajectory_scale(self.game) * reward_against_occupancy(
+            self.game, self.occupancy, check=False
+        )
         stage_beta = np.full(self.game.horizon, self.config.beta)
-        q, v = backward_recursion(self.game, win_rate, soft_value(self.log_policy, stage_beta))
+        q, v = backward_recursion(
+            self.game, win_rate, soft_value(self.log_policy, stage_beta), check=False
+        )
         return self.log_policy + self.config.beta * (q - v[:, :-1, :, None]), {}

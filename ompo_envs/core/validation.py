@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.core.rows import row_sum
+
 __all__ = ["PROBABILITY_TOLERANCE", "probability_array", "real_array"]
 
 #: Largest |Σ p − 1| accepted for a distribution.
@@ -78,7 +80,7 @@ def probability_array(value: Any, name: str, *, shape: tuple[int, ...] | None = 
     if np.any(array < 0.0):
         raise ValueError(f"{name} must be non-negative, got {array.min():.6g} as an entry")
     with np.errstate(over="ignore"):  # entries near 1e308 sum to inf: refused below
-        sums = array.sum(axis=-1)
+        sums = row_sum(array)
     worst = float(np.max(np.abs(sums - 1.0))) if sums.size else 0.0
     if worst > PROBABILITY_TOLERANCE:
         raise ValueError(

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.core.rows import row_max, row_sum
 from ompo_envs.core.validation import probability_array, real_array
 from ompo_envs.tabular.game import TabularGame, check_tabular_game
 from ompo_envs.tabular.policies import (
@@ -47,13 +48,17 @@ StateValue = Callable[[int, np.ndarray], np.ndarray]
 
 
 # ---------------------------------------------------------------------- occupancies and rewards
-def occupancy_measures(game: TabularGame, policy: Any) -> np.ndarray:
+def occupancy_measures(game: TabularGame, policy: Any, *, check: bool = True) -> np.ndarray:
     """Return d_h(s, a | s1) for every initial state, shape (n, H, S, A).
 
     Each (s1, h) slice sums to 1. Forward recursion: d_1(s, a) = 1{s = s1} π_1(a|s) and
     d_{h+1}(s', a') = Σ_{s,a} d_h(s, a) f(s'|s, a) π_{h+1}(a'|s').
+
+    ``check=False`` skips the policy's checks: only for a float64 table (n, H, S, A) whose rows
+    the caller made distributions (:func:`backward_recursion`'s ``check``).
     """
-    policy = check_policy(game, policy)
+    if check:
+        policy = check_policy(game, policy)
     n, horizon, num_states, num_actions = policy.shape
     kernel = game.transitions.reshape(num_states * num_actions, num_states)
     state_dist = np.zeros((n, num_states))
@@ -71,7 +76,9 @@ def occupancy_measures(game: TabularGame, policy: Any) -> np.ndarray:
 ACTIVE_BATCHER: ContextVar[Any] = ContextVar("ACTIVE_BATCHER", default=None)
 
 
-def reward_against_occupancy(game: TabularGame, opponent_occupancy: np.ndarray) -> np.ndarray:
+def reward_against_occupancy(
+    game: TabularGame, opponent_occupancy: np.ndarray, *, check: bool = True
+) -> np.ndarray:
     """Return r_h^{π'}(s, a | s1) = w_h Σ_{s',a'} d'_h(s', a' | s1) r(s, a, s', a'), (n, H, S, A).
 
     One dense (S·A)×(S·A) matmul with n·H right-hand columns; inside
@@ -79,11 +86,14 @@ def reward_against_occupancy(game: TabularGame, opponent_occupancy: np.ndarray) 
     iterates of ``game`` in one matmul (the same dot products, equal to rounding:
     :func:`contraction_rounding_bound`).
 
+    ``check=False`` skips the occupancy's checks (:func:`backward_recursion`'s ``check``).
+
     Raises:
         TypeError: ``game`` is not a TabularGame, or the occupancy holds non-real values.
         ValueError: The occupancy is not one of this game (:func:`check_occupancy`).
     """
-    opponent_occupancy = check_occupancy(game, opponent_occupancy, "opponent_occupancy")
+    if check:
+        opponent_occupancy = check_occupancy(game, opponent_occupancy, "opponent_occupancy")
     batcher = ACTIVE_BATCHER.get()
     if batcher is not None and batcher.game is game:
         return batcher.contract(opponent_occupancy)
@@ -140,7 +150,7 @@ def reward_against(game: TabularGame, opponent: Any) -> np.ndarray:
 
 # ---------------------------------------------------------------------- the backward recursion
 def backward_recursion(
-    game: TabularGame, stage_reward: np.ndarray, state_value: StateValue
+    game: TabularGame, stage_reward: np.ndarray, state_value: StateValue, *, check: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Q_h = r_h + f V_{h+1}, V_h = ``state_value(h, Q_h)``, V_{H+1} = 0, for h = H..1.
 
@@ -151,6 +161,9 @@ def backward_recursion(
         game: The game (for f).
         stage_reward: r_h(s, a | s1), shape (n, H, S, A).
         state_value: Maps the stage index h (0-based) and Q_h of shape (n, S, A) to V_h, (n, S).
+        check: False skips the checks of the arrays passed in, for arrays the caller computed
+            itself from this game (the solvers' update loop); a wrong array then gives wrong
+            numbers instead of an error.
 
     Returns:
         ``(Q, V)`` with shapes (n, H, S, A) and (n, H + 1, S).
@@ -161,10 +174,11 @@ def backward_recursion(
             policies, or has NaN or inf entries.
         FloatingPointError: Q or V overflowed (rewards or a state value too large).
     """
-    game = check_tabular_game(game)
-    stage_reward = real_array(stage_reward, "stage_reward", shape=game.policy_shape)
+    if check:
+        game = check_tabular_game(game)
+        stage_reward = real_array(stage_reward, "stage_reward", shape=game.policy_shape)
     n, horizon, num_states, num_actions = stage_reward.shape
-    kernel_t = game.transitions.reshape(num_states * num_actions, num_states).T
+    kernel_t = game.transition_matrix_t
     q = np.empty_like(stage_reward)
     v = np.zeros((n, horizon + 1, num_states))
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
@@ -187,7 +201,7 @@ def standard_value(policy: np.ndarray) -> StateValue:
 
 def optimal_value(h: int, q_h: np.ndarray) -> np.ndarray:
     """V*_h(s) = max_a Q*_h(s, a): the value of a best response."""
-    return q_h.max(axis=-1)
+    return row_max(q_h)
 
 
 def soft_value(log_policy: np.ndarray, stage_beta: np.ndarray) -> StateValue:
@@ -198,8 +212,8 @@ def soft_value(log_policy: np.ndarray, stage_beta: np.ndarray) -> StateValue:
 
     def value(h: int, q_h: np.ndarray) -> np.ndarray:
         z = log_policy[:, h] + stage_beta[h] * q_h
-        top = z.max(axis=-1)
-        return (top + np.log(np.exp(z - top[..., None]).sum(axis=-1))) / stage_beta[h]
+        top = row_max(z)
+        return (top + np.log(row_sum(np.exp(z - top[..., None])))) / stage_beta[h]
 
     return value
 
@@ -243,13 +257,16 @@ def initial_value(game: TabularGame, v1: np.ndarray) -> float:
     return float(game.initial_distribution[starts] @ v1[np.arange(len(starts)), starts])
 
 
-def optimal_q_values(game: TabularGame, stage_reward: np.ndarray) -> tuple[np.ndarray, float]:
+def optimal_q_values(
+    game: TabularGame, stage_reward: np.ndarray, *, check: bool = True
+) -> tuple[np.ndarray, float]:
     """Return the optimal Q*_h(s, a | s1) for a per-player reward and the value ⟨ν1, V*_1⟩.
 
     Against a fixed opponent the game is an MDP per s1 with reward r_h^{π'} (the trajectories
     are independent given s1), so Q*_h = r_h + f V*_{h+1}, V*_h = max_a Q*_h, V*_{H+1} = 0.
+    ``check``: as :func:`backward_recursion`'s.
     """
-    q, v = backward_recursion(game, stage_reward, optimal_value)
+    q, v = backward_recursion(game, stage_reward, optimal_value, check=check)
     return q, initial_value(game, v[:, 0])
 
 
@@ -291,21 +308,26 @@ def best_response(game: TabularGame, opponent: Any) -> BestResponse:
     return BestResponse(value=value, policy=greedy, q=q)
 
 
-def exploitability_from_occupancy(game: TabularGame, occupancy: np.ndarray) -> float:
+def exploitability_from_occupancy(
+    game: TabularGame, occupancy: np.ndarray, *, check: bool = True
+) -> float:
     """max_π̄ ⟨ν1, V^{π̄,π}⟩ − ⟨ν1, V^{π,π}⟩ (§4.1) of the policy π whose occupancy is ``occupancy``.
 
     The one exploitability computation (:func:`exploitability` and every exact solver's
     ``evaluate()`` call it). By antisymmetry ⟨ν1, V^{π,π}⟩ = ½ Σ_h w_h for every π; it is
     computed, not assumed. Cost: one pairwise contraction and one backward max pass.
 
+    ``check=False`` skips the occupancy's checks (:func:`backward_recursion`'s ``check``).
+
     Raises:
         TypeError / ValueError: ``occupancy`` is not an occupancy of ``game``
             (:func:`~ompo_envs.tabular.policies.check_occupancy`).
     """
-    occupancy = check_occupancy(game, occupancy)
-    stage_reward = reward_against_occupancy(game, occupancy)
+    if check:
+        occupancy = check_occupancy(game, occupancy)
+    stage_reward = reward_against_occupancy(game, occupancy, check=False)
     self_value = occupancy_value(game, occupancy, stage_reward)
-    _, best_value = optimal_q_values(game, stage_reward)
+    _, best_value = optimal_q_values(game, stage_reward, check=False)
     return best_value - self_value
 
 
@@ -389,14 +411,18 @@ class OccupancyAverage:
         self._sum = occupancy if weight == 1.0 else weight * occupancy
         self._total = float(weight)
 
-    def add(self, occupancy: np.ndarray, weight: float = 1.0) -> None:
+    def add(self, occupancy: np.ndarray, weight: float = 1.0, *, check: bool = True) -> None:
         """Include one more iterate's occupancy with weight ``weight`` > 0.
+
+        ``check=False`` skips the occupancy's checks (one that :func:`occupancy_measures`
+        returned); the weight and the overflow of the sum are always checked.
 
         Raises:
             TypeError / ValueError: A bad occupancy (shape, NaN, negative) or weight.
             FloatingPointError: The weighted sum overflowed. In every case nothing changes.
         """
-        occupancy = _check_measure(occupancy, self._sum.shape)
+        if check:
+            occupancy = _check_measure(occupancy, self._sum.shape)
         _check_weight(weight)
         with np.errstate(over="ignore"):
             total = self._total + float(weight)

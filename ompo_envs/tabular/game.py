@@ -9,6 +9,7 @@ symmetric, so its value is ½ per paid stage and (π*, π*) is a Nash equilibriu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -107,10 +108,22 @@ class TabularGame:
         """A, the number of actions."""
         return self.transitions.shape[1]
 
-    @property
+    @cached_property
     def initial_states(self) -> np.ndarray:
         """The support of ν1, ``np.flatnonzero(initial_distribution)``: row order of policies."""
-        return np.flatnonzero(self.initial_distribution)
+        return _read_only(np.flatnonzero(self.initial_distribution))
+
+    @cached_property
+    def transition_matrix_t(self) -> np.ndarray:
+        """fᵀ as a C-contiguous (S, S·A) matrix: ``[s', s·A + a] = f(s' | s, a)``.
+
+        The backward recursion's continuation f V_{h+1} is ``V_{h+1} @ transition_matrix_t``; a
+        contiguous copy (kept: the game is immutable) multiplies faster than the
+        transposed view of ``transitions`` (BLAS reads its rows in order).
+        """
+        num_states, num_actions = self.num_states, self.num_actions
+        matrix = self.transitions.reshape(num_states * num_actions, num_states)
+        return _read_only(np.ascontiguousarray(matrix.T))
 
     @property
     def num_initial_states(self) -> int:
@@ -134,6 +147,11 @@ class TabularGame:
     def policy_shape(self) -> tuple[int, int, int, int]:
         """(n_init, H, S, A), the shape of a tabular policy for this game."""
         return (self.num_initial_states, self.horizon, self.num_states, self.num_actions)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
 
 
 def check_tabular_game(game: object, name: str = "game") -> TabularGame:

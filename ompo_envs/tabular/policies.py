@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ompo_envs.core.rows import row_max, row_sum
 from ompo_envs.core.validation import PROBABILITY_TOLERANCE, probability_array, real_array
 from ompo_envs.tabular.game import TabularGame, check_tabular_game
 
@@ -111,9 +112,9 @@ def policy_from_occupancy(occupancy: Any, floor: float = 1e-300) -> np.ndarray:
 
 def normalise_logits(logits: np.ndarray) -> np.ndarray:
     """Return log-probabilities: ``logits`` shifted so that logsumexp over the last axis is 0."""
-    top = logits.max(axis=-1, keepdims=True)
+    top = row_max(logits)[..., None]
     with np.errstate(divide="ignore"):
-        return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+        return logits - top - np.log(row_sum(np.exp(logits - top)))[..., None]
 
 
 def kl_divergence(log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
@@ -121,7 +122,7 @@ def kl_divergence(log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     p = np.exp(log_p)
     with np.errstate(invalid="ignore"):
         terms = np.where(p > 0, p * (log_p - log_q), 0.0)
-    return terms.sum(axis=-1)
+    return row_sum(terms)
 
 
 class TabularPolicy:

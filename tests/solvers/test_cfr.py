@@ -166,7 +166,7 @@ def test_one_update_is_one_pairwise_contraction(cls, monkeypatch) -> None:
     monkeypatch.setattr(
         cfr_module,
         "reward_against_occupancy",
-        lambda game, occupancy: calls.append(1) or contraction(game, occupancy),
+        lambda game, occupancy, **kwargs: calls.append(1) or contraction(game, occupancy, **kwargs),
     )
     solver = cls(random_game(1, num_states=4, num_actions=3, horizon=3))
     for _ in range(5):

@@ -116,7 +116,7 @@ def test_ompo_costs_one_contraction_per_update(monkeypatch):
     monkeypatch.setattr(
         ompo_module,
         "reward_against_occupancy",
-        lambda *args: calls.append(1) or original(*args),
+        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
     )
     solver = solvers.OMPO(_game(), beta=1.0)
     for _ in range(5):

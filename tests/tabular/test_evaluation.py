@@ -253,3 +253,32 @@ def test_helpers_refuse_bad_numbers_instead_of_returning_garbage() -> None:
     with pytest.raises(FloatingPointError, match="NaN or inf"):
         optimal_q_values(game, np.full(game.policy_shape, 1e308))  # H·1e308 overflows
     assert exploitability(game, mixture_policy(game, [pi, greedy], [0.5, 0.5])) >= 0
+
+
+def test_skipping_the_checks_changes_no_number():
+    """check=False (the solvers' update loop) computes what the checked call computes."""
+    from ompo_envs.tabular import (
+        backward_recursion,
+        exploitability_from_occupancy,
+        occupancy_measures,
+        random_game,
+        random_policy,
+        reward_against_occupancy,
+        standard_value,
+    )
+
+    game = random_game(2, num_states=6, num_actions=3, horizon=4)
+    policy = random_policy(game, np.random.default_rng(0))
+    occupancy = occupancy_measures(game, policy)
+    np.testing.assert_array_equal(occupancy_measures(game, policy, check=False), occupancy)
+    reward = reward_against_occupancy(game, occupancy)
+    np.testing.assert_array_equal(reward_against_occupancy(game, occupancy, check=False), reward)
+    for a, b in zip(
+        backward_recursion(game, reward, standard_value(policy)),
+        backward_recursion(game, reward, standard_value(policy), check=False),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert exploitability_from_occupancy(game, occupancy, check=False) == (
+        exploitability_from_occupancy(game, occupancy)
+    )
