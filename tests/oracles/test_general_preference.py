@@ -207,11 +207,47 @@ def test_format_errors(tmp_path, oracle):
     zero = GeneralPreferenceOracle(oracle.backbone, oracle.tokenizer, np.zeros((2, hidden)))
     with pytest.raises(OracleError, match="zero vector"):
         zero.compare_one(CTX, "rock", "paper")
-    for settings, error in (
-        ({"temperature": -1}, ValueError),
-        ({"normalize": "yes"}, TypeError),
-        ({"truncation": "middle"}, ValueError),
-        ({"tau": 0.1}, TypeError),
+
+
+def test_settings_are_checked_before_loading(tmp_path, monkeypatch):
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the settings were checked")
+
+    monkeypatch.setattr(gpm, "read_heads", no_load)
+    monkeypatch.setattr(gpm, "load_pretrained", no_load)
+    for settings, error, message in (
+        ({"temperature": -1}, ValueError, "temperature"),
+        ({"normalize": "yes"}, TypeError, "normalize"),
+        ({"truncation": "middle"}, ValueError, "truncation"),
+        ({"max_length": 0}, ValueError, "max_length"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"device": "no-such-device"}, ValueError, "device"),
+        ({"dtype": "float8"}, ValueError, "dtype"),
+        ({"tau": 0.1}, TypeError, "unknown"),
     ):
-        with pytest.raises(error):
-            GeneralPreferenceOracle.from_pretrained(tmp_path / "missing", **settings)
+        with pytest.raises(error, match=message):
+            GeneralPreferenceOracle.from_pretrained(tmp_path, **settings)
+
+
+def test_sharded_weights_are_read_through_their_index(tmp_path, oracle, model_dir):
+    import json
+    import shutil
+
+    folder = tmp_path / "sharded"
+    shutil.copytree(model_dir, folder)
+    tensors = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    heads = {k: v for k, v in tensors.items() if k.endswith("_head.weight")}
+    backbone = {k: v for k, v in tensors.items() if k not in heads}
+    save_file(backbone, folder / "model-00001-of-00002.safetensors")
+    save_file(heads, folder / "model-00002-of-00002.safetensors")
+    weight_map = {k: "model-00001-of-00002.safetensors" for k in backbone}
+    weight_map |= {k: "model-00002-of-00002.safetensors" for k in heads}
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map})
+    )
+    sharded = GeneralPreferenceOracle.from_pretrained(folder, temperature=0.2)
+    a, b = ANSWERS, ANSWERS[1:] + ANSWERS[:1]
+    np.testing.assert_allclose(
+        sharded.compare([CTX2] * 5, a, b), oracle.compare([CTX2] * 5, a, b), atol=1e-6
+    )
