@@ -26,7 +26,9 @@ class PointwiseOracle(PreferenceOracle):
     Subclasses implement :meth:`_answer_outputs` (one output row per (context, answer), e.g. a
     reward or an embedding) and :meth:`_pair_preferences` (P from the rows of a and b). The
     base validates, caches, deduplicates and batches; ``batch_size`` counts model rows
-    (sequences per forward pass), not pairs.
+    (sequences per forward pass), not pairs. An attached answer store
+    (:meth:`~ompo_envs.oracles.PreferenceOracle.attach_store`) receives a call's answers once
+    all its rows are scored.
     """
 
     # ------------------------------------------------------------------ to implement

@@ -1,9 +1,9 @@
 """A Bradley–Terry reward model (``AutoModelForSequenceClassification``) as a preference oracle.
 
-Reward models such as Skywork-Reward or INF-ORM (the RewardBench leaders) are sequence
-classifiers with one output: the reward r(x, y) of the conversation x answered by y, read at the
-last token of the conversation rendered by the model's own chat template (see
-:mod:`ompo_envs.oracles.chat_encoding`). Trained with the Bradley–Terry likelihood, they define
+Reward models such as Skywork-Reward are sequence classifiers with one output: the reward
+r(x, y) of the conversation x answered by y, read at the last token of the conversation rendered
+by the model's own chat template (see :mod:`ompo_envs.oracles.chat_encoding`). Trained with the
+Bradley–Terry likelihood, they define
 
     P(a ≻ b | x) = σ((r(x, a) − r(x, b)) / τ),
 
@@ -14,7 +14,9 @@ transitivity hold by construction: a reward model cannot express a preference cy
 Cost: one forward row per distinct (context, answer) in a call (:mod:`ompo_envs.oracles.pointwise`),
 so n answers to one context compared in every pair cost n rows. Rows are right-padded and the
 model pools its own last non-pad token (transformers' rule with ``config.pad_token_id``); a
-model without a ``pad_token_id`` is run one row at a time.
+model without a ``pad_token_id`` is run one row at a time. Models whose head is custom code
+(``trust_remote_code``, e.g. ArmoRM's gating head) are not loaded; a model with several outputs
+is read at the column ``score_index``.
 """
 
 from __future__ import annotations
