@@ -218,3 +218,33 @@ def test_bad_input_and_settings(oracle, model_dir, monkeypatch):
 def test_missing_folder_gives_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="sequence-classification reward model"):
         RewardModelOracle.from_pretrained(tmp_path)
+
+
+def test_store_and_cache_spare_the_model(model_dir, oracle):
+    class DictStore:
+        def __init__(self):
+            self.items = {}
+
+        def get(self, key):
+            return self.items.get(key)
+
+        def put_many(self, items):
+            self.items.update(items)
+
+    store = DictStore()
+    first = RewardModelOracle.from_pretrained(model_dir, temperature=0.5, cache_size=8)
+    first.attach_store(store)
+    a, b = ANSWERS[:3], ANSWERS[1:4]
+    p = first.compare([CTX] * 3, a, b)
+    assert len(store.items) == 3
+    rows, handle = count_rows(first.model)
+    try:
+        np.testing.assert_array_equal(first.compare([CTX] * 3, a, b), p)
+        assert first.cache_hits == 3
+        resumed = RewardModelOracle(first.model, first.tokenizer, temperature=0.5)
+        resumed.attach_store(store)
+        np.testing.assert_array_equal(resumed.compare([CTX] * 3, a, b), p)
+    finally:
+        handle.remove()
+    assert rows == []  # neither the cache nor the store asked the model again
+    np.testing.assert_allclose(p, oracle.compare([CTX] * 3, a, b), atol=1e-6)
