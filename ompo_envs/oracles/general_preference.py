@@ -28,6 +28,9 @@ read at the last attended token and L2-normalised in the example pipeline; R's b
 [[0, −λᵢ], [λᵢ, 0]] with λ = softmax(prompt_head(h_prompt)); the score is ⟨R v_a, v_b⟩. Not
 followed: the example pipeline overwrites each sequence's last token with the EOS id, and one
 training variant scales the softmax (k · softmax(W_p h / √hidden)); this oracle does neither.
+The example reads h_prompt inside the answer's sequence at the end of the *first* message; this
+oracle reads it from a row of the whole context alone (the same state for a one-turn context
+when the templated prompt is a token prefix of the templated conversation).
 It was not checked against a downloaded public checkpoint (no hub access here).
 
 Model format (a local folder): ``config.json`` of a transformers backbone loadable with
