@@ -7,6 +7,12 @@ Backends, each on a tiny model built on the fly (no download):
 * ``pairrm_llm_blender`` — :class:`~ompo_envs.oracles.LLMBlenderPairRM` on the same checkpoint
   (skipped if llm-blender is not installed);
 * ``pair_lm`` — :class:`~ompo_envs.oracles.PairPreferenceLM` on ``build_tiny_causal_lm``;
+* ``reward_model`` — :class:`~ompo_envs.oracles.RewardModelOracle` on ``build_tiny_reward_model``
+  and ``general_preference`` — :class:`~ompo_envs.oracles.GeneralPreferenceOracle` on
+  ``build_tiny_general_preference_model`` (with a prompt head): for these two the batch size
+  counts sequences per forward pass, and each distinct answer is one sequence per call (here
+  every answer is distinct: 2 sequences per pair, plus one per context for the GPM's prompt
+  head);
 * ``embedding`` — :class:`~ompo_envs.oracles.EmbeddingOracle` (bundled all-MiniLM-L6-v2, its
   embedding cache off so every pair is encoded);
 * ``matrix`` — :class:`~ompo_envs.oracles.MatrixOracle` (Rock-Paper-Scissors by keywords).
@@ -88,6 +94,24 @@ def build_backends(workdir: Path) -> tuple[dict[str, Callable[[int], Any]], dict
         )
     except ImportError as error:  # an optional dependency of the backend is missing
         skipped["pair_lm"] = f"{type(error).__name__}: {error}"
+    try:
+        from ompo_envs.oracles.general_preference import GeneralPreferenceOracle
+        from ompo_envs.oracles.reward_model import RewardModelOracle
+        from ompo_envs.oracles.tiny_models import (
+            build_tiny_general_preference_model,
+            build_tiny_reward_model,
+        )
+
+        rm_dir = build_tiny_reward_model(workdir / "reward_model", seed=0)
+        gpm_dir = build_tiny_general_preference_model(workdir / "gpm", prompt_head=True, seed=0)
+        factories["reward_model"] = lambda b: RewardModelOracle.from_pretrained(
+            rm_dir, device="cpu", batch_size=b, local_files_only=True
+        )
+        factories["general_preference"] = lambda b: GeneralPreferenceOracle.from_pretrained(
+            gpm_dir, device="cpu", batch_size=b, local_files_only=True
+        )
+    except ImportError as error:
+        skipped["reward_model"] = skipped["general_preference"] = f"{type(error).__name__}: {error}"
     try:
         from ompo_envs.oracles.embedding import EmbeddingOracle
 

@@ -128,18 +128,30 @@ class EnvConfig:
 class OracleConfig:
     """``[oracle]``: the preference model P(a ≻ b | x)."""
 
-    kind: Literal["env-default", "pairrm", "embedding", "pair-lm", "factory"] = "env-default"
+    kind: Literal[
+        "env-default",
+        "pairrm",
+        "embedding",
+        "pair-lm",
+        "reward-model",
+        "general-preference",
+        "factory",
+    ] = "env-default"
     """``env-default`` (the env's own: PairRM for dialogues, the matrix for known-NE games),
-    ``pairrm``, ``embedding`` (CPU, offline), ``pair-lm`` (a pair-preference causal LM) or
-    ``factory`` (your own: see ``factory``)."""
+    ``pairrm``, ``embedding`` (CPU, offline), ``pair-lm`` (a pair-preference causal LM),
+    ``reward-model`` (a Bradley–Terry ``AutoModelForSequenceClassification`` reward model),
+    ``general-preference`` (a GPM preference-embedding model folder) or ``factory`` (your own:
+    see ``factory``)."""
     path: str = ""
-    """Checkpoint folder or hub name for ``pairrm`` / ``pair-lm`` / ``embedding``."""
+    """Checkpoint folder or hub name for ``pairrm`` / ``pair-lm`` / ``embedding`` /
+    ``reward-model``; the local folder for ``general-preference``."""
     factory: str = ""
     """``"module:function"`` returning a ``PreferenceOracle`` (with ``kind = "factory"``)."""
     device: str = "cpu"
     """Torch device of a neural oracle."""
     batch_size: int = field(default=16, metadata={"min": 1})
-    """Pairs per oracle call (halved on CUDA out-of-memory)."""
+    """Pairs per oracle call — sequences per forward pass for ``reward-model`` and
+    ``general-preference`` (halved on CUDA out-of-memory)."""
     options: dict[str, Any] = field(default_factory=dict)
     """More keyword arguments of the oracle's constructor (or of ``factory``)."""
 
@@ -475,7 +487,10 @@ def _check_consistency(config: TrainingConfig, where: str) -> None:
             f"{where}: oracle.factory = {config.oracle.factory!r} is not allowed with "
             'oracle.kind = "factory": expected "module:function"'
         )
-    if config.oracle.kind in ("pairrm", "pair-lm") and not config.oracle.path:
+    if (
+        config.oracle.kind in ("pairrm", "pair-lm", "reward-model", "general-preference")
+        and not config.oracle.path
+    ):
         raise ConfigError(
             f"{where}: oracle.path is required with oracle.kind = {config.oracle.kind!r} "
             "(a checkpoint folder or hub name)"

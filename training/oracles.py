@@ -1,4 +1,4 @@
-"""Build the ``[oracle]`` of a config: PairRM, the embedding oracle, a pair-preference LM, yours."""
+"""Build the ``[oracle]`` of a config: PairRM, embedding, pair-LM, reward-model, GPM or yours."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def build_oracle(config: OracleConfig) -> PreferenceOracle | None:
         ConfigError: The oracle cannot be built; the message names the key.
     """
     kind, options = config.kind, dict(config.options)
-    if kind in ("pairrm", "embedding", "pair-lm"):
+    if kind in ("pairrm", "embedding", "pair-lm", "reward-model", "general-preference"):
         from ompo_envs.lm.policy import check_device_available
 
         try:
@@ -47,6 +47,18 @@ def build_oracle(config: OracleConfig) -> PreferenceOracle | None:
             from ompo_envs.oracles import PairPreferenceLM
 
             return PairPreferenceLM.from_pretrained(
+                config.path, device=config.device, batch_size=config.batch_size, **options
+            )
+        if kind == "reward-model":
+            from ompo_envs.oracles import RewardModelOracle
+
+            return RewardModelOracle.from_pretrained(
+                config.path, device=config.device, batch_size=config.batch_size, **options
+            )
+        if kind == "general-preference":
+            from ompo_envs.oracles import GeneralPreferenceOracle
+
+            return GeneralPreferenceOracle.from_pretrained(
                 config.path, device=config.device, batch_size=config.batch_size, **options
             )
         return _from_factory(config.factory, options)

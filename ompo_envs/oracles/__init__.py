@@ -25,6 +25,8 @@ _LAZY = {
     "PairPreferenceLM": "pair_lm",
     "LLMJudge": "judge",
     "EmbeddingOracle": "embedding",
+    "RewardModelOracle": "reward_model",
+    "GeneralPreferenceOracle": "general_preference",
     "MatrixOracle": "synthetic",
     "BradleyTerryOracle": "synthetic",
     "AnnotatorMixtureOracle": "synthetic",

@@ -66,9 +66,35 @@ def load_causal_lm(
 ) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` of a Hugging Face causal LM from a local directory or hub name.
 
+    :func:`load_pretrained` with ``AutoModelForCausalLM``; see there for the arguments and errors.
+    """
+    return load_pretrained(
+        model,
+        auto_class="AutoModelForCausalLM",
+        what="a causal LM",
+        device=device,
+        dtype=dtype,
+        local_files_only=local_files_only,
+    )
+
+
+def load_pretrained(
+    model: str | Path,
+    *,
+    auto_class: str,
+    what: str,
+    device: str = "cpu",
+    dtype: Any = "float32",
+    local_files_only: bool | None = None,
+) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` with a transformers auto class from a directory or hub name.
+
     Args:
         model: A local directory written by ``save_pretrained``, or a hub name (``"org/name"``)
             that is already in the local Hugging Face cache or can be downloaded.
+        auto_class: Name of the transformers auto class, e.g. ``"AutoModelForCausalLM"`` or
+            ``"AutoModelForSequenceClassification"``.
+        what: What the model is, for error messages (``"a causal LM"``).
         device: Torch device to move the model to.
         dtype: ``"float32"``, ``"float16"``, ``"bfloat16"``, ``"auto"`` or a torch.dtype.
         local_files_only: Never reach the hub. None means: True when ``HF_HUB_OFFLINE`` or
@@ -80,7 +106,8 @@ def load_causal_lm(
             how to point at a local directory instead.
     """
     try:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import transformers
+        from transformers import AutoTokenizer
     except ImportError as error:
         raise ImportError(
             f"LM-based oracles need torch and transformers; {_INSTALL_HINT}"
@@ -91,13 +118,13 @@ def load_causal_lm(
     source = str(path) if path.is_dir() else str(model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
-        lm = AutoModelForCausalLM.from_pretrained(
+        loaded = getattr(transformers, auto_class).from_pretrained(
             source, dtype=torch_dtype, local_files_only=offline
         )
     except (OSError, ValueError) as error:
         if path.is_dir():
             raise ValueError(
-                f"could not load a causal LM and tokenizer from the directory {source!r}: {error}. "
+                f"could not load {what} and tokenizer from the directory {source!r}: {error}. "
                 "It must hold config.json, the weights and the tokenizer files written by "
                 "save_pretrained"
             ) from error
@@ -108,9 +135,9 @@ def load_causal_lm(
             f"on a machine with hub access, e.g. `huggingface-cli download {source} --local-dir "
             "DIR`, and pass the local directory DIR instead of the hub name"
         ) from error
-    lm.to(device)
-    lm.eval()
-    return lm, tokenizer
+    loaded.to(device)
+    loaded.eval()
+    return loaded, tokenizer
 
 
 def format_context(context: list[dict[str, str]]) -> str:

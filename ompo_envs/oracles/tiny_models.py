@@ -1,16 +1,21 @@
-"""Build a tiny random causal LM + tokenizer on disk, for offline tests of the LM-based oracles.
+"""Build tiny random models + tokenizer on disk, for offline tests of the model-based oracles.
 
 Nothing is downloaded: a byte-level BPE tokenizer is trained on a handful of sentences and a
-2-layer :class:`transformers.LlamaForCausalLM` with random weights is saved next to it. The model
-is useless as a judge; it only lets tests run the real loading, prompting and batching code.
+2-layer Llama with random weights is saved next to it — a causal LM
+(:func:`build_tiny_causal_lm`), a sequence-classification reward model
+(:func:`build_tiny_reward_model`) or a preference-embedding model
+(:func:`build_tiny_general_preference_model`). The models are useless as judges; they only let
+tests run the real loading, prompting and batching code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 _INSTALL_HINT = 'install it with: pip install "ompo-envs[torch]"'
+T = TypeVar("T")
 
 #: Sentences the tiny tokenizer is trained on (the pair-preference and judge prompt vocabulary).
 CORPUS = (
@@ -58,13 +63,102 @@ def build_tiny_causal_lm(
     Returns:
         The directory, as a Path.
     """
+    from transformers import LlamaForCausalLM
+
+    out, tokenizer = _tokenizer_in(directory, hidden_size, vocab_size, corpus)
+    config = _llama_config(tokenizer, hidden_size, num_layers, initializer_range)
+    model = _seeded(seed, lambda: LlamaForCausalLM(config))
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out)
+    return out
+
+
+def build_tiny_reward_model(
+    directory: str | Path,
+    *,
+    num_labels: int = 1,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    vocab_size: int = 400,
+    initializer_range: float = 0.5,
+    seed: int = 0,
+    corpus: Sequence[str] = CORPUS,
+) -> Path:
+    """Save a random 2-layer ``LlamaForSequenceClassification`` reward model and its tokenizer.
+
+    Like :func:`build_tiny_causal_lm` (same tokenizer, chat template and seeding), with a
+    ``num_labels``-output score head read at the last non-pad token; ``config.pad_token_id`` is
+    the tokenizer's ``<pad>``. Loadable with ``AutoModelForSequenceClassification``.
+    """
+    from transformers import LlamaForSequenceClassification
+
+    out, tokenizer = _tokenizer_in(directory, hidden_size, vocab_size, corpus)
+    config = _llama_config(tokenizer, hidden_size, num_layers, initializer_range)
+    config.num_labels = num_labels
+    model = _seeded(seed, lambda: LlamaForSequenceClassification(config))
+    model.save_pretrained(out)
+    return out
+
+
+def build_tiny_general_preference_model(
+    directory: str | Path,
+    *,
+    value_head_dim: int = 4,
+    prompt_head: bool = False,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    vocab_size: int = 400,
+    initializer_range: float = 0.5,
+    seed: int = 0,
+    corpus: Sequence[str] = CORPUS,
+) -> Path:
+    """Save a random preference-embedding model in the format ``GeneralPreferenceOracle`` reads.
+
+    One ``model.safetensors`` holds the Llama backbone under the prefix ``model.``, the
+    embedding head ``value_head.weight`` (``value_head_dim`` × hidden) and, with
+    ``prompt_head=True``, ``prompt_head.weight`` (``value_head_dim / 2`` × hidden); beside it
+    ``config.json`` (a ``LlamaConfig``) and the tokenizer (see
+    :mod:`ompo_envs.oracles.general_preference`).
+    """
+    import torch
+    from safetensors.torch import save_file
+    from transformers import LlamaModel
+
+    out, tokenizer = _tokenizer_in(directory, hidden_size, vocab_size, corpus)
+    config = _llama_config(tokenizer, hidden_size, num_layers, initializer_range)
+
+    def build() -> dict[str, torch.Tensor]:
+        tensors = {f"model.{k}": v for k, v in LlamaModel(config).state_dict().items()}
+        tensors["value_head.weight"] = torch.randn(value_head_dim, hidden_size)
+        if prompt_head:
+            tensors["prompt_head.weight"] = torch.randn(value_head_dim // 2, hidden_size)
+        return tensors
+
+    tensors = _seeded(seed, build)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, out / "model.safetensors")
+    config.save_pretrained(out)
+    return out
+
+
+def _seeded(seed: int, build: Callable[[], T]) -> T:
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def _tokenizer_in(
+    directory: str | Path, hidden_size: int, vocab_size: int, corpus: Sequence[str]
+) -> tuple[Path, Any]:
+    """Check the width, create ``directory``, train and save the tokenizer there."""
     try:
-        import torch
+        import torch  # noqa: F401
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-        from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+        from transformers import PreTrainedTokenizerFast
     except ImportError as error:
         raise ImportError(
-            f"build_tiny_causal_lm needs torch and transformers; {_INSTALL_HINT}"
+            f"the tiny models need torch and transformers; {_INSTALL_HINT}"
         ) from error
     if hidden_size % 4:
         raise ValueError(f"hidden_size must be a multiple of 4 (4 heads), got {hidden_size}")
@@ -91,8 +185,15 @@ def build_tiny_causal_lm(
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(out)
+    return out, tokenizer
 
-    config = LlamaConfig(
+
+def _llama_config(
+    tokenizer: Any, hidden_size: int, num_layers: int, initializer_range: float
+) -> Any:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=2 * hidden_size,
@@ -106,9 +207,3 @@ def build_tiny_causal_lm(
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
-    return out

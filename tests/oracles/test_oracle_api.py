@@ -50,6 +50,21 @@ def _pair_lm(tmp: Path) -> PreferenceOracle:
     return oracles.PairPreferenceLM.from_pretrained(build_tiny_causal_lm(tmp / "lm"))
 
 
+def _reward_model(tmp: Path) -> PreferenceOracle:
+    _needs("torch", "transformers")
+    from ompo_envs.oracles.tiny_models import build_tiny_reward_model
+
+    return oracles.RewardModelOracle.from_pretrained(build_tiny_reward_model(tmp / "rm"))
+
+
+def _general_preference(tmp: Path) -> PreferenceOracle:
+    _needs("torch", "transformers")
+    from ompo_envs.oracles.tiny_models import build_tiny_general_preference_model
+
+    folder = build_tiny_general_preference_model(tmp / "gpm", prompt_head=True)
+    return oracles.GeneralPreferenceOracle.from_pretrained(folder)
+
+
 def _judge(tmp: Path) -> PreferenceOracle:
     def chat(messages: list[dict[str, str]]) -> str:  # a deterministic fake judge
         return f"Rating: [[{1 + len(messages[-1]['content']) % 10}]]"
@@ -67,6 +82,8 @@ FACTORIES: dict[str, Callable[[Path], PreferenceOracle]] = {
     "PairRM": _pairrm,
     "LLMBlenderPairRM": _blender,
     "PairPreferenceLM": _pair_lm,
+    "RewardModelOracle": _reward_model,
+    "GeneralPreferenceOracle": _general_preference,
     "LLMJudge": _judge,
     "EmbeddingOracle": _embedding,
     "MatrixOracle": lambda tmp: oracles.MatrixOracle.from_keywords(
