@@ -112,9 +112,9 @@ def policy_from_occupancy(occupancy: Any, floor: float = 1e-300) -> np.ndarray:
 
 def normalise_logits(logits: np.ndarray) -> np.ndarray:
     """Return log-probabilities: ``logits`` shifted so that logsumexp over the last axis is 0."""
-    top = row_max(logits)[..., None]
+    shifted = logits - row_max(logits)[..., None]
     with np.errstate(divide="ignore"):
-        return logits - top - np.log(row_sum(np.exp(logits - top)))[..., None]
+        return shifted - np.log(row_sum(np.exp(shifted)))[..., None]
 
 
 def kl_divergence(log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
