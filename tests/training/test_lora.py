@@ -135,3 +135,16 @@ def test_two_processes_equal_one_with_lora(tmp_path):
     for t in (0, 1):  # merged saves: plain folders
         difference = max_weight_difference(one / f"iteration_{t}", two / f"iteration_{t}")
         assert difference <= 1e-5, (t, difference)
+
+
+def test_gradient_checkpointing_trains_the_same_adapter(adapter_run, tmp_path):
+    # the warm start only (the run is killed once iteration_0 is saved): with checkpointing,
+    # the frozen embeddings' output is made to require grad, so every layer's adapter learns
+    out = tmp_path / "run"
+    fault = {"OMPO_TRAIN_FAULT": "warm_start#done"}
+    result = run_cli(out, *ADAPTER, "model.gradient_checkpointing=true", env=fault)
+    assert result.returncode == -9, result.stderr[-3000:]
+    a, b = _adapter(out / "iteration_0"), _adapter(adapter_run / "iteration_0")
+    assert a.keys() == b.keys()
+    assert all((a[k] == b[k]).all() for k in a)
+    assert all(abs(a[k]).max() > 0 for k in a if ".lora_B." in k)
