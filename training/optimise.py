@@ -115,7 +115,11 @@ class AccelerateProcess(TrainingProcess):
             yield
 
     def clip_grad_norm(self, parameters: Sequence[Any], max_norm: float) -> float:
-        """``accelerator.clip_grad_norm_`` (NaN where the backend does not report the norm)."""
+        """``accelerator.clip_grad_norm_`` over the model's own parameters (FSDP needs its list).
+
+        Frozen parameters (LoRA's base) have no gradient and do not count. NaN where the backend
+        does not report the norm (DeepSpeed clips inside its engine).
+        """
         norm = self.accelerator.clip_grad_norm_(self.model.parameters(), max_norm)
         return float("nan") if norm is None else float(norm)
 
