@@ -90,6 +90,42 @@ class ModelConfig:
     """Width of the ``"tiny"`` model (a multiple of 4)."""
     tiny_layers: int = field(default=2, metadata={"min": 1})
     """Layers of the ``"tiny"`` model."""
+    lora: dict[str, Any] = field(default_factory=dict)
+    """Train a LoRA adapter per iteration instead of every weight: ``{ r = 8, alpha = 16,
+    dropout = 0.0, target_modules = ["q_proj", "v_proj"] }`` (omitted keys take these values;
+    empty: full fine-tuning; needs the ``lora`` extra). Each iteration's adapter starts at
+    π^{t−1} and is merged into π^t (:mod:`ompo_envs.lm.lora`); ``target_modules`` are names of
+    the model's linear layers."""
+    lora_save: Literal["merged", "adapter"] = "merged"
+    """With ``lora``: save each ``RUN/iteration_t`` merged (a plain Hugging Face folder, as
+    without LoRA) or as the adapter alone (peft's ``adapter_config.json`` +
+    ``adapter_model.safetensors``, based on ``iteration_{t−1}``; ompo-train and evaluation
+    merge the chain when they load it, vLLM generation needs ``"merged"``)."""
+
+    def lora_settings(self) -> Any:
+        """The ``lora`` table as :class:`~ompo_envs.lm.lora.LoraSettings` (``None``: no LoRA).
+
+        Raises:
+            ConfigError: A key is unknown or a value is not allowed.
+        """
+        from ompo_envs.lm.lora import LoraSettings
+
+        if not self.lora:
+            return None
+        keys = [f.name for f in dataclasses.fields(LoraSettings)]
+        unknown = [k for k in self.lora if k not in keys]
+        if unknown:
+            raise ConfigError(
+                f"model.lora.{unknown[0]} is not a LoRA setting{_suggest(unknown[0], keys)}; "
+                f"the keys of model.lora are {', '.join(keys)}"
+            )
+        values = dict(self.lora)
+        if isinstance(values.get("target_modules"), list):
+            values["target_modules"] = tuple(values["target_modules"])
+        try:
+            return LoraSettings(**values)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model.lora.{error}") from error
 
 
 @dataclass(frozen=True)
@@ -477,6 +513,20 @@ def _check_consistency(config: TrainingConfig, where: str) -> None:
         raise ConfigError(
             f"{where}: model.tiny_hidden_size = {config.model.tiny_hidden_size} is not allowed: "
             "expected a multiple of 4 (the tiny model has 4 heads)"
+        )
+    try:
+        lora = config.model.lora_settings()
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
+    if lora is None and config.model.lora_save != "merged":
+        raise ConfigError(
+            f"{where}: model.lora_save = {config.model.lora_save!r} needs model.lora (an "
+            "adapter to save)"
+        )
+    if config.model.lora_save == "adapter" and config.generation.backend == "vllm":
+        raise ConfigError(
+            f"{where}: model.lora_save = 'adapter' is not allowed with generation.backend = "
+            "'vllm' (vLLM serves a plain model folder): use model.lora_save = 'merged'"
         )
     if not config.env.id:
         raise ConfigError(f'{where}: env.id is required, e.g. "MTBench101-v0"')

@@ -1,17 +1,22 @@
-"""The train stage: optimiser steps over an iteration's examples, checkpointed every few steps.
+"""The train stage: the library's training loop under accelerate, checkpointed every few steps.
+
+The loop is :func:`ompo_envs.lm.training.run_steps` (one loop for the LM solvers and
+``ompo-train``); this module adds what an application run needs around it.
 
 **Batches.** The global batch of an optimiser step holds ``B = batch_size × accumulation ×
 processes`` rows (a method's records, or the warm start's pairs), in an order drawn from
-``(seed, iteration, epoch)`` only. It is cut into micro-batches of ``batch_size``; process r
-takes micro-batches r, r + N, r + 2N, ... Each micro-batch contributes
-``Σ_e w_e ℓ_e · N · accumulation / W_B`` with ``W_B = Σ_{e∈B} w_e`` (``accelerator.backward``
-divides by the accumulation), so after DDP averages the gradients over the N processes every
-step applies ∇ (1/W_B) Σ_{e∈B} w_e ℓ_e — the weighted mean of :func:`ompo_envs.lm.training.
-optimize` (a row of weight w counts as w identical rows), and the same step for 1 process with
-accumulation 2g as for 2 processes with accumulation g (up to float summation order). The
-micro-batches run inside ``accelerator.accumulate``, so DDP syncs, and DeepSpeed steps, once per
-optimiser step. A non-finite loss raises :class:`~ompo_envs.lm.training.NonFiniteLossError`
-before its backward pass (the last checkpoint stays the resume point).
+``(seed, iteration, epoch)`` only, cut by :func:`ompo_envs.lm.training.plan_steps`: process r
+takes micro-batches r, r + N, r + 2N, ... of ``batch_size`` rows. A short last batch runs only
+the micro-batches it has (a process with none of its rows runs one pass of weight 0, to join
+DDP's all-reduce). Each micro-batch back-propagates ``Σ_e w_e ℓ_e · N · accumulation / W_B``
+with ``W_B = Σ_{e∈B} w_e`` (``accelerator.backward`` divides by the accumulation), so after DDP
+averages the gradients over the N processes every step applies ∇ (1/W_B) Σ_{e∈B} w_e ℓ_e — the
+library's weighted mean (a row of weight w counts as w identical rows), and the same step for 1
+process with accumulation 2g as for 2 processes with accumulation g (up to float summation
+order). Every micro-batch but a process's last of the step runs under ``accelerator.no_sync``
+with ``accelerator.sync_gradients`` off, so DDP syncs, and DeepSpeed steps, once per optimiser
+step. A non-finite loss raises :class:`~ompo_envs.lm.training.NonFiniteLossError` before its
+backward pass (the last checkpoint stays the resume point).
 
 **Checkpoints.** Every ``checkpoint_every`` steps and at the end, ``accelerator.save_state``
 writes weights (safetensors), optimiser, learning-rate schedule and the python / numpy / torch
@@ -22,16 +27,26 @@ latest checkpoint and skips the steps it had done, so it ends with the same weig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ompo_envs.lm.training import (
+    OptimizerConfig,
+    StepResult,
+    TrainingProcess,
+    check_weights,
+    make_optimizer,
+    plan_steps,
+    run_steps,
+)
 from training.faults import fault_point
 from training.seeding import derived_rng
 from training.storage import atomic_write_text, read_jsonl, write_jsonl
@@ -68,14 +83,52 @@ def make_schedule(kind: str, peak: float, warmup: int, total: int) -> Callable[[
     return factor
 
 
-def _global_batches(
-    num_examples: int, batch: int, epochs: int, seed: int, iteration: int
-) -> list[list[int]]:
-    order: list[list[int]] = []
-    for epoch in range(epochs):
-        perm = derived_rng(seed, "data-order", iteration, epoch).permutation(num_examples)
-        order.extend(perm[i : i + batch].tolist() for i in range(0, num_examples, batch))
-    return order
+def _epoch_orders(num_examples: int, epochs: int, seed: int, iteration: int) -> list[Any]:
+    """Each epoch's order of the rows, drawn from ``(seed, iteration, epoch)`` only."""
+    return [
+        derived_rng(seed, "data-order", iteration, epoch).permutation(num_examples)
+        for epoch in range(epochs)
+    ]
+
+
+class AccelerateProcess(TrainingProcess):
+    """One of ``accelerator.num_processes`` processes of the library's loop (module docstring)."""
+
+    def __init__(self, accelerator: Any, model: Any, accumulation: int) -> None:
+        self.accelerator = accelerator
+        self.model = model
+        self.accumulation = accumulation
+        self.processes = accelerator.num_processes
+
+    def backward(self, weighted_sum: Any, step_weight: float) -> None:
+        """``accelerator.backward`` of Σ w ℓ · N · accumulation / W_B.
+
+        accelerate divides by the accumulation; DDP averages over the N processes.
+        """
+        self.accelerator.backward(weighted_sum * (self.processes * self.accumulation / step_weight))
+
+    @contextlib.contextmanager
+    def micro_batch(self, last: bool) -> Iterator[None]:
+        """Sync gradients (DDP) and step (DeepSpeed) only on the step's last micro-batch."""
+        self.accelerator.sync_gradients = last
+        with contextlib.nullcontext() if last else self.accelerator.no_sync(self.model):
+            yield
+
+    def clip_grad_norm(self, parameters: Sequence[Any], max_norm: float) -> float:
+        """``accelerator.clip_grad_norm_`` over the model's own parameters (FSDP needs its list).
+
+        Frozen parameters (LoRA's base) have no gradient and do not count. NaN where the backend
+        does not report the norm (DeepSpeed clips inside its engine).
+        """
+        norm = self.accelerator.clip_grad_norm_(self.model.parameters(), max_norm)
+        return float("nan") if norm is None else float(norm)
+
+    def sum_over_processes(self, value: float) -> float:
+        """The sum over the processes, in float64."""
+        import torch
+
+        total = torch.tensor([value], dtype=torch.float64, device=self.accelerator.device)
+        return float(self.accelerator.reduce(total, "sum").item())
 
 
 def train_rows(
@@ -113,31 +166,24 @@ def train_rows(
     """
     import torch
 
-    from ompo_envs.lm.training import NonFiniteLossError
-
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(examples),) or not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"weights must be {len(examples)} finite non-negative numbers")
-    n_proc = accelerator.num_processes
-    rank = accelerator.process_index
-    micro = settings.batch_size
+    w = check_weights(weights, len(examples))
     accumulation = settings.gradient_accumulation_steps
-    global_batch = micro * accumulation * n_proc
-    batches = _global_batches(len(examples), global_batch, settings.epochs, seed, iteration)
-    total = len(batches)
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    if settings.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(
-            params, lr=settings.learning_rate, weight_decay=settings.weight_decay
-        )
-    else:
-        optimizer = torch.optim.SGD(params, lr=settings.learning_rate)
+    steps = plan_steps(
+        _epoch_orders(len(examples), settings.epochs, seed, iteration),
+        w,
+        batch_size=settings.batch_size,
+        accumulation=accumulation,
+        processes=accelerator.num_processes,
+        rank=accelerator.process_index,
+    )
+    total = len(steps)
+    optimizer = make_optimizer(model.parameters(), _optimizer_config(settings))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, make_schedule(settings.lr_schedule, 1.0, settings.warmup_steps, total)
     )
     # The schedule steps once per optimiser step whatever the process count, so it is not
     # prepared (accelerate would step it once per process); it is checkpointed beside the state.
+    # accelerator.backward divides by the accumulation (DeepSpeed's engine by its own, the same).
     accelerator.gradient_accumulation_steps = accumulation
     model, optimizer = accelerator.prepare(model, optimizer)
 
@@ -145,47 +191,15 @@ def train_rows(
     if progress is not None:
         progress.reset(total=total)
         progress.update(done)
-    model.train()
-    for step in range(done, total):
-        indices = batches[step]
-        chunks = [indices[i : i + micro] for i in range(0, len(indices), micro)]
-        # Every process runs exactly `accumulation` micro-batches per step (weight-0 padding on a
-        # short last batch), so accelerate syncs gradients (DDP) or steps DeepSpeed on the last.
-        mine = chunks[rank::n_proc]
-        mine = mine + [[]] * (accumulation - len(mine))
-        # accelerator.backward divides by `accumulation` (DeepSpeed's engine does the same).
-        batch_weight = float(w[indices].sum())
-        scale = n_proc * accumulation / batch_weight if batch_weight > 0 else 0.0
-        loss_sum = torch.zeros((), dtype=torch.float64)
-        grad_norm = float("nan")
-        for chunk in mine:
-            batch = [examples[i] for i in chunk] or [examples[indices[0]]]
-            row_w = w[chunk] if chunk else np.zeros(1)
-            with accelerator.accumulate(model):
-                terms = loss_terms(model, batch)
-                weighted = (terms * torch.as_tensor(row_w, dtype=terms.dtype)).sum()
-                if not torch.isfinite(weighted):
-                    raise NonFiniteLossError(
-                        f"the training loss is {weighted.item()} at optimiser step {step + 1}: "
-                        "the model's log-probabilities or the targets are not finite (lower "
-                        "train.learning_rate or use a wider model.dtype); the step was not taken"
-                    )
-                accelerator.backward(weighted * scale)
-                loss_sum += float(weighted.detach())
-                if accelerator.sync_gradients and settings.max_grad_norm > 0:
-                    norm = accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-                    grad_norm = float("nan") if norm is None else float(norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-        schedule.step()
-        total_loss = accelerator.reduce(loss_sum.reshape(1).to(accelerator.device), "sum")
+
+    def after_step(result: StepResult) -> None:
         metrics = {
             "iteration": float(iteration),
-            "step": float(step + 1),
-            "loss": float(total_loss.item()) / batch_weight if batch_weight > 0 else 0.0,
-            "learning_rate": float(schedule.get_last_lr()[0]),
-            "grad_norm": grad_norm,
-            "examples": float(len(indices)),
+            "step": float(result.index + 1),
+            "loss": result.loss,
+            "learning_rate": result.learning_rate,
+            "grad_norm": result.grad_norm,
+            "examples": float(result.rows),
         }
         history.append(metrics)
         if on_step is not None and accelerator.is_main_process:
@@ -193,9 +207,25 @@ def train_rows(
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f"{metrics['loss']:.4f}")
-        if (step + 1) % checkpoint_every == 0 or step + 1 == total:
-            _save_checkpoint(accelerator, state_dir, step + 1, history, schedule)
-            fault_point(f"{stage}#step{step + 1}")
+        step = result.index + 1
+        if step % checkpoint_every == 0 or step == total:
+            _save_checkpoint(accelerator, state_dir, step, history, schedule)
+            fault_point(f"{stage}#step{step}")
+
+    model.train()
+    run_steps(
+        steps,
+        examples,
+        lambda batch: loss_terms(model, batch),
+        optimizer,
+        schedule,
+        weights=w,
+        parameters=model.parameters(),
+        max_grad_norm=settings.max_grad_norm or None,
+        process=AccelerateProcess(accelerator, model, accumulation),
+        start=done,
+        on_step=after_step,
+    )
     if total == 0:
         _save_checkpoint(accelerator, state_dir, 0, history, schedule)
     model.eval()
@@ -205,6 +235,16 @@ def train_rows(
         examples=len(examples),
         loss_mean=float(np.mean(losses)) if losses else float("nan"),
         step_metrics=history,
+    )
+
+
+def _optimizer_config(settings: Any) -> OptimizerConfig:
+    """The library's optimiser settings of a ``[train]`` section (its SGD has no decay)."""
+    adamw = settings.optimizer == "adamw"
+    return OptimizerConfig(
+        learning_rate=settings.learning_rate,
+        optimizer=settings.optimizer,
+        weight_decay=settings.weight_decay if adamw else 0.0,
     )
 
 

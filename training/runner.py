@@ -136,6 +136,7 @@ class Trainer:
         self._check_generation_backend()
         self._build_env()
         self._check_model_path()
+        self._check_lora()
         self._prepare_folder()
         if self.config.logging.tensorboard:
             self.accelerator.init_trackers("tensorboard")
@@ -279,6 +280,34 @@ class Trainer:
                 f"model.path = {path!r} cannot be loaded: {error}. Give a local model folder "
                 '(config.json, weights, tokenizer), a hub name in the local cache, or "tiny"'
             ) from error
+
+    def _check_lora(self) -> None:
+        """Check ``[model] lora`` before the run folder is touched.
+
+        Its target modules must be linear layers of the model, and the processes must hold
+        whole models (one process or DDP: no FSDP / DeepSpeed sharding).
+        """
+        settings = self.config.model.lora_settings()
+        if settings is None:
+            return
+        import importlib.util
+
+        if importlib.util.find_spec("peft") is None:
+            raise ConfigError(
+                "model.lora needs the peft package, which this install lacks: pip install "
+                '"ompo-envs[lora]" (or remove model.lora for full fine-tuning)'
+            )
+        kind = str(getattr(self.accelerator, "distributed_type", "NO")).rsplit(".", 1)[-1]
+        if kind in ("FSDP", "DEEPSPEED"):
+            raise ConfigError(
+                f"model.lora is not supported with {kind} (the adapter is merged on each "
+                "process's whole model): launch plain data-parallel processes (--multi_gpu) "
+                "or one process"
+            )
+        try:
+            settings.check_model(_meta_model(self.config.model, self.base_model))
+        except ValueError as error:
+            raise ConfigError(f"model.lora.{error}") from error
 
     def _check_gguf(self) -> bool:
         """Whether ``[model]`` names a GGUF file; if so, it must be a causal LM (else refused)."""
@@ -601,6 +630,15 @@ class Trainer:
             enable = getattr(model, "activation_checkpointing_enable", None)
             (enable or model.gradient_checkpointing_enable)()
             model.config.use_cache = False
+        lora = self.config.model.lora_settings()
+        if lora is not None:
+            from ompo_envs.lm.lora import attach_adapter
+
+            if self.config.model.gradient_checkpointing:
+                # the frozen embeddings give no gradient: checkpointed layers need one to flow
+                model.enable_input_require_grads()
+            seed = derive_seed(self.config.run.seed, "lora-init", t)
+            model = attach_adapter(model, lora, seed=seed)
         self.accelerator.free_memory()
 
         def on_step(metrics: dict[str, float]) -> None:
@@ -627,7 +665,7 @@ class Trainer:
     def _save(self, t: int) -> None:
         model = self._trained_model(t)
         folder = iteration_dir(self.out, t)
-        self._save_model(model, folder)
+        self._save_model(model, folder, base=self._policy_path(t))
         self._trained.pop(t, None)
         self.accelerator.free_memory()
         if self.is_main:
@@ -640,26 +678,43 @@ class Trainer:
             atomic_write_text(folder / "solver_state.json", text)
         self.accelerator.wait_for_everyone()
 
-    def _save_model(self, model: Any, target: Path) -> None:
-        """Write ``model`` + tokenizer as a Hugging Face folder; ``config.json`` lands last."""
+    def _save_model(self, model: Any, target: Path, *, base: str) -> None:
+        """Write π (trained from the folder ``base``) + tokenizer; the config file lands last.
+
+        Without LoRA, or with ``model.lora_save = "merged"`` (the adapter merged first), a plain
+        Hugging Face folder; with ``"adapter"``, the adapter alone, based on ``base``.
+        """
+        from ompo_envs.lm.lora import adapter_snapshot, merge_adapter, save_adapter
+
         accelerator = self.accelerator
         unwrapped = accelerator.unwrap_model(model)
-        state = accelerator.get_state_dict(model)
+        lora = self.config.model.lora_settings() is not None
+        adapter = lora and self.config.model.lora_save == "adapter"
         tmp = target / f"model{TMP_MARK}{uuid.uuid4().hex[:8]}"
         if self.is_main:
             tmp.mkdir(parents=True)
         accelerator.wait_for_everyone()
-        unwrapped.save_pretrained(
-            tmp,
-            is_main_process=self.is_main,
-            save_function=accelerator.save,
-            state_dict=state,
-            safe_serialization=True,
-        )
+        if adapter:
+            if self.is_main:
+                local = Path(base).expanduser()
+                reference = str(local.resolve()) if local.exists() else base
+                save_adapter(adapter_snapshot(unwrapped), tmp, base=reference)
+        else:
+            if lora:
+                unwrapped = merge_adapter(unwrapped)  # every process holds the whole model
+            state = unwrapped.state_dict() if lora else accelerator.get_state_dict(model)
+            unwrapped.save_pretrained(
+                tmp,
+                is_main_process=self.is_main,
+                save_function=accelerator.save,
+                state_dict=state,
+                safe_serialization=True,
+            )
         if self.is_main:
             self._policy.tokenizer.save_pretrained(tmp)
+            last = "adapter_config.json" if adapter else "config.json"
             names = sorted(p.name for p in tmp.iterdir())
-            for name in [n for n in names if n != "config.json"] + ["config.json"]:
+            for name in [n for n in names if n != last] + [last]:
                 os.replace(tmp / name, target / name)
             tmp.rmdir()
         accelerator.wait_for_everyone()
@@ -751,7 +806,7 @@ class Trainer:
             bar,
         )
         bar.close()
-        self._save_model(model, iteration_dir(self.out, 0))
+        self._save_model(model, iteration_dir(self.out, 0), base=self.base_model)
         if self.is_main:
             shutil.rmtree(iteration_dir(self.out, 0) / "train_state", ignore_errors=True)
         self.accelerator.free_memory()
@@ -781,6 +836,26 @@ class Trainer:
             if path.exists():
                 steps.extend(read_jsonl(path))
         write_jsonl(self.out / "steps.jsonl", steps)
+
+
+def _meta_model(model: Any, path: str) -> Any:
+    """The ``[model]``'s architecture on the meta device (its module names; no weights)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
+
+    from ompo_envs.lm.convert_gguf import gguf_config, gguf_source
+    from ompo_envs.oracles.pair_lm import _hub_offline
+
+    if model.path == "tiny":  # a Llama (ompo_envs.oracles.tiny_models)
+        config = LlamaConfig(
+            hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2
+        )
+    elif (gguf := gguf_source(model.path, model.gguf_file or None)) is not None:
+        config = gguf_config(gguf)
+    else:
+        config = AutoConfig.from_pretrained(path, local_files_only=_hub_offline())
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
 
 
 def _print_exploitability(metrics: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ PURPOSES = {
     "evaluate": 4,
     "warm-start": 5,
     "judge": 6,
+    "lora-init": 7,
 }
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from ompo_envs.lm.backends import GenerationBackend, SamplingParams, TransformersBackend
 from ompo_envs.lm.logprobs import model_device, sequence_logprobs
+from ompo_envs.lm.lora import is_adapter_folder
 from ompo_envs.lm.prompting import ChatFormat, MessagesKey, context_length, messages_key
 
 __all__ = ["POLICY_FILE", "LMPolicy", "check_device_available", "conversations_of"]
@@ -146,7 +147,10 @@ class LMPolicy:
         """Load a policy from a local directory, a GGUF file or a hub name (model + tokenizer).
 
         A directory written by :meth:`save` also restores the policy's sampling settings and
-        chat template (keyword ``settings`` override them). A GGUF checkpoint (llama.cpp's
+        chat template (keyword ``settings`` override them). A LoRA adapter folder (peft's
+        ``adapter_config.json``, e.g. an ``ompo-train`` iteration saved with ``lora_save =
+        "adapter"``) is loaded onto its base model (itself possibly an adapter folder) and
+        merged (:func:`~ompo_envs.lm.lora.load_merged`). A GGUF checkpoint (llama.cpp's
         one-file format) is loaded as a plain, savable model with its own tokenizer and chat
         template (:func:`~ompo_envs.lm.convert_gguf.load_gguf`).
 
@@ -171,9 +175,12 @@ class LMPolicy:
         if gguf is not None:
             lm, tokenizer = load_gguf(gguf, device=device, dtype=dtype)
             return cls(lm, tokenizer, **settings)
-        lm, tokenizer = load_causal_lm(
-            model, device=device, dtype=dtype, local_files_only=local_files_only
-        )
+        if is_adapter_folder(model):
+            lm, tokenizer = _load_adapter_chain(model, device, dtype, local_files_only)
+        else:
+            lm, tokenizer = load_causal_lm(
+                model, device=device, dtype=dtype, local_files_only=local_files_only
+            )
         saved = Path(model).expanduser() / POLICY_FILE
         if saved.is_file():
             stored = json.loads(saved.read_text(encoding="utf-8"))
@@ -292,6 +299,31 @@ class LMPolicy:
         with torch.no_grad():
             values = self.log_probs(conversations, answers)
         return values.detach().cpu().double().numpy()
+
+
+def _load_adapter_chain(
+    folder: str | Path, device: str, dtype: Any, local_files_only: bool | None
+) -> tuple[Any, Any]:
+    """The merged model of the adapter ``folder`` and its tokenizer (its own, else its base's)."""
+    from ompo_envs.lm.lora import load_merged
+    from ompo_envs.oracles.pair_lm import load_causal_lm
+
+    tokenizers: list[Any] = []
+
+    def load_base(base: str) -> Any:
+        lm, tokenizer = load_causal_lm(
+            base, device=device, dtype=dtype, local_files_only=local_files_only
+        )
+        tokenizers.append(tokenizer)
+        return lm
+
+    model = load_merged(folder, load_base)
+    model.eval()
+    if (Path(folder).expanduser() / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        return model, AutoTokenizer.from_pretrained(str(Path(folder).expanduser()))
+    return model, tokenizers[0]  # the root base's
 
 
 def check_device_available(device: Any) -> None:

@@ -1,19 +1,27 @@
-"""The optimiser loop shared by the LM solvers and supervised warm starts.
+"""The optimiser loop: one loop for the LM solvers, supervised warm starts and ``ompo-train``.
 
-:func:`optimize` is one pass of training over weighted rows: shuffle per epoch, micro-batches of
-``batch_size`` rows, an optimiser step every ``gradient_accumulation_steps`` micro-batches. Each
-step's gradient is that of the **weighted mean** loss over the rows of its accumulation group
-(each micro-batch's summed loss is divided by the group's total weight), so a row of weight w
-counts exactly like w identical rows of weight 1, and a last, partial group is not under-weighted.
+**Steps.** Training is a list of optimiser steps (:func:`plan_steps`): each epoch's order of the
+rows is cut into *global batches* of ``batch_size × accumulation × processes`` rows, a global
+batch into micro-batches of ``batch_size`` rows, and process r runs micro-batches r, r + N,
+r + 2N, ... of it (one process: all of them). A short last batch runs only the micro-batches it
+has — no passes of weight 0 (a process left with none of the rows of a step, possible only with
+several processes, runs one pass of weight 0 so that it joins the gradient all-reduce).
 
-The loop takes the model, optimiser and scheduler as arguments, so ``accelerate`` can wrap them::
+**The weighted mean.** Each step's gradient is that of the **weighted mean** loss over the rows
+of its global batch B,
 
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    optimize(rows, loss_fn, optimizer, scheduler, config, parameters=model.parameters(),
-             backward=accelerator.backward, clip_grad_norm=accelerator.clip_grad_norm_)
+    ∇ (1/W_B) Σ_{e∈B} w_e ℓ_e,    W_B = Σ_{e∈B} w_e,
+
+so a row of weight w counts exactly like w identical rows of weight 1, and a short last batch is
+not under-weighted. :func:`run_steps` computes each micro-batch's weighted sum Σ w_e ℓ_e and
+hands it with W_B to the :class:`TrainingProcess`, which turns it into that micro-batch's share
+of the mean: the base class (one process, plain PyTorch) back-propagates Σ w_e ℓ_e / W_B;
+``ompo-train``'s accelerate process (``training/optimise.py``) scales for the process count and
+lets DDP / FSDP / DeepSpeed average and sync on the step's last micro-batch.
 
 A non-finite loss raises :class:`NonFiniteLossError` *before* its backward pass and step, so the
-weights hold the last finite update.
+weights hold the last finite update. A step whose rows all weigh 0 runs no pass and changes no
+weight (the learning-rate schedule still advances: it is a function of the step index).
 """
 
 from __future__ import annotations
@@ -28,10 +36,16 @@ import numpy as np
 __all__ = [
     "NonFiniteLossError",
     "OptimizerConfig",
+    "Step",
+    "StepResult",
+    "TrainingProcess",
     "autocast",
+    "check_weights",
     "make_optimizer",
     "make_scheduler",
     "optimize",
+    "plan_steps",
+    "run_steps",
     "supervised_fine_tune",
 ]
 
@@ -166,6 +180,200 @@ def autocast(device: Any, dtype: str) -> Any:
     return torch.autocast(device_type=torch.device(device).type, dtype=getattr(torch, dtype))
 
 
+@dataclass(frozen=True)
+class Step:
+    """One optimiser step, as one process sees it (:func:`plan_steps`)."""
+
+    micro_batches: tuple[tuple[int, ...], ...]
+    """This process's micro-batches: row indices, each run as one forward/backward pass."""
+    rows: int
+    """Rows of the whole global batch (every process)."""
+    weight: float
+    """W_B, the summed weight of the global batch's rows (every process)."""
+    placeholder: bool = False
+    """The process holds none of the step's rows: its one micro-batch is a pass of weight 0,
+    run only to take part in the gradient all-reduce of several processes."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What :func:`run_steps` reports after each optimiser step."""
+
+    index: int
+    """0-based index of the step in the plan."""
+    loss_sum: float
+    """Σ_{e∈B} w_e ℓ_e over the global batch (summed over the processes)."""
+    weight: float
+    """W_B (the step's loss is ``loss_sum / weight``)."""
+    rows: int
+    """Rows of the global batch."""
+    grad_norm: float
+    """Global gradient norm before clipping (NaN where the process cannot tell)."""
+    learning_rate: float
+    """The learning rate after the scheduler's step (that of the next step)."""
+    updated: bool
+    """Whether the weights were updated (False for a step whose rows all weigh 0)."""
+
+    @property
+    def loss(self) -> float:
+        """The step's weighted mean loss (0 for a step of weight 0)."""
+        return self.loss_sum / self.weight if self.weight > 0 else 0.0
+
+
+class TrainingProcess:
+    """How one process back-propagates, syncs and clips: one process of plain PyTorch.
+
+    Subclass it for distributed training (``training/optimise.py`` wraps ``accelerate``). The
+    contract: after the step's micro-batches, the gradient is ∇ (1/W_B) Σ_{e∈B} w_e ℓ_e over the
+    whole global batch B, on every process.
+    """
+
+    processes: int = 1
+    """How many processes share each global batch."""
+
+    def backward(self, weighted_sum: Any, step_weight: float) -> None:
+        """Back-propagate one micro-batch's Σ w_e ℓ_e as its share of the step's weighted mean."""
+        (weighted_sum / step_weight).backward()
+
+    def micro_batch(self, last: bool) -> Any:
+        """Context of one micro-batch's pass; ``last``: the step's last (gradients sync there)."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def clip_grad_norm(self, parameters: Sequence[Any], max_norm: float) -> float:
+        """Clip the global gradient norm to ``max_norm``; return the norm before clipping."""
+        import torch
+
+        return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
+
+    def sum_over_processes(self, value: float) -> float:
+        """Return the sum of ``value`` over the processes."""
+        return value
+
+
+def plan_steps(
+    orders: Sequence[Sequence[int]],
+    weights: Sequence[float],
+    *,
+    batch_size: int,
+    accumulation: int,
+    processes: int = 1,
+    rank: int = 0,
+) -> list[Step]:
+    """Cut each epoch's row order into optimiser steps (module docstring).
+
+    Args:
+        orders: One order of the row indices per epoch (a step never spans two epochs).
+        weights: w_e per row.
+        batch_size: Rows per micro-batch.
+        accumulation: Micro-batches per step, per process.
+        processes: N, the processes sharing a global batch.
+        rank: This process's index, 0..N−1.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    size = batch_size * accumulation * processes
+    steps = []
+    for order in orders:
+        order = np.asarray(order, dtype=np.int64)
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            chunks = [batch[i : i + batch_size] for i in range(0, len(batch), batch_size)]
+            mine = tuple(tuple(int(i) for i in chunk) for chunk in chunks[rank::processes])
+            placeholder = not mine
+            steps.append(
+                Step(
+                    micro_batches=((int(batch[0]),),) if placeholder else mine,
+                    rows=len(batch),
+                    weight=float(w[batch].sum()),
+                    placeholder=placeholder,
+                )
+            )
+    return steps
+
+
+def run_steps(
+    steps: Sequence[Step],
+    rows: Sequence[Any],
+    loss_fn: Callable[[Sequence[Any]], Any],
+    optimizer: Any,
+    scheduler: Any,
+    *,
+    weights: Sequence[float],
+    parameters: Iterable[Any],
+    max_grad_norm: float | None,
+    dtype: str = "float32",
+    device: Any = "cpu",
+    process: TrainingProcess | None = None,
+    start: int = 0,
+    on_step: Callable[[StepResult], None] | None = None,
+) -> None:
+    """Take the optimiser steps ``steps[start:]`` (the one training loop of the package).
+
+    Args:
+        steps: The plan (:func:`plan_steps`).
+        rows: The training rows (any objects ``loss_fn`` understands).
+        loss_fn: Maps a micro-batch of rows to a tensor of per-row losses ℓ_e, shape (len,).
+        optimizer: A torch optimiser over ``parameters``.
+        scheduler: Stepped after every step.
+        weights: w_e per row.
+        parameters: The trained parameters (clipping and the gradient norm).
+        max_grad_norm: Clip the global gradient norm to this (``None``: no clipping).
+        dtype: Autocast dtype of the forward passes (``"float32"``: none).
+        device: Device of the forward passes (for autocast).
+        process: How to back-propagate, sync and clip (default: one plain process).
+        start: Steps already taken (a resumed run skips them).
+        on_step: Called after each step with its :class:`StepResult` (e.g. to checkpoint).
+
+    Raises:
+        NonFiniteLossError: A micro-batch loss is NaN/inf (no backward, no step for it).
+    """
+    import torch
+
+    process = TrainingProcess() if process is None else process
+    parameters = [p for p in parameters if p.requires_grad]
+    w = np.asarray(weights, dtype=np.float64)
+    optimizer.zero_grad(set_to_none=True)
+    for index in range(start, len(steps)):
+        step = steps[index]
+        loss_sum, grad_norm, updated = 0.0, float("nan"), step.weight > 0
+        batches = step.micro_batches if updated else ()
+        for position, batch in enumerate(batches):
+            with process.micro_batch(last=position == len(batches) - 1):
+                with autocast(device, dtype):
+                    losses = loss_fn([rows[i] for i in batch])
+                if losses.dtype in (torch.float16, torch.bfloat16):
+                    losses = losses.float()
+                row_w = np.zeros(len(batch)) if step.placeholder else w[list(batch)]
+                batch_w = torch.as_tensor(row_w, dtype=losses.dtype, device=losses.device)
+                weighted = (losses * batch_w).sum()
+                if not torch.isfinite(weighted):
+                    raise NonFiniteLossError(
+                        f"the training loss is {weighted.item()} at optimiser step {index + 1}: "
+                        "the model's log-probabilities or the targets are not finite (lower the "
+                        "learning rate or use a wider dtype); this step was not taken"
+                    )
+                process.backward(weighted, step.weight)
+                loss_sum += float(weighted.detach())
+        if updated:
+            grad_norm = process.clip_grad_norm(parameters, max_grad_norm or float("inf"))
+        optimizer.step()  # with no gradient (a step of weight 0) it changes no parameter
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        if on_step is not None:
+            on_step(
+                StepResult(
+                    index=index,
+                    loss_sum=process.sum_over_processes(loss_sum),
+                    weight=step.weight,
+                    rows=step.rows,
+                    grad_norm=grad_norm,
+                    learning_rate=float(scheduler.get_last_lr()[0]),
+                    updated=updated,
+                )
+            )
+
+
 def optimize(
     rows: Sequence[Any],
     loss_fn: Callable[[Sequence[Any]], Any],
@@ -176,10 +384,12 @@ def optimize(
     parameters: Iterable[Any],
     weights: Sequence[float] | None = None,
     device: Any = "cpu",
-    backward: Callable[[Any], None] | None = None,
-    clip_grad_norm: Callable[[Any, float], Any] | None = None,
+    process: TrainingProcess | None = None,
 ) -> dict[str, float]:
-    """Train on ``rows`` for ``config.epochs`` epochs; return the stage's metrics.
+    """Train on ``rows`` for ``config.epochs`` epochs in one process; return the stage's metrics.
+
+    The rows are shuffled per epoch (epoch e: ``np.random.default_rng(config.seed + e)``) and
+    cut by :func:`plan_steps`; :func:`run_steps` takes the steps.
 
     Args:
         rows: The training rows (any objects ``loss_fn`` understands).
@@ -190,8 +400,7 @@ def optimize(
         parameters: The trained parameters (for clipping and the gradient norm).
         weights: Per-row weights (default 1): the loss is the weighted mean.
         device: Device of the forward passes (for autocast).
-        backward: Replaces ``loss.backward()`` (e.g. ``accelerator.backward``).
-        clip_grad_norm: Replaces ``torch.nn.utils.clip_grad_norm_``.
+        process: How to back-propagate and clip (default: one plain process).
 
     Returns:
         ``loss`` (weighted mean over the epochs), ``grad_norm`` (mean pre-clip norm),
@@ -201,52 +410,52 @@ def optimize(
         NonFiniteLossError: A micro-batch loss is NaN/inf (no backward, no step for it).
         ValueError: ``weights`` has the wrong length or a negative/non-finite entry.
     """
-    import torch
-
-    parameters = [p for p in parameters if p.requires_grad]
-    w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(rows),) or not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"weights must be {len(rows)} finite non-negative numbers")
-    clip = clip_grad_norm or torch.nn.utils.clip_grad_norm_
-    total_loss, total_weight, norms, steps = 0.0, 0.0, [], 0
-    optimizer.zero_grad(set_to_none=True)
-    for epoch in range(config.epochs):
-        order = np.random.default_rng(config.seed + epoch).permutation(len(rows))
-        micro = [order[i : i + config.batch_size] for i in range(0, len(rows), config.batch_size)]
-        groups = [
-            micro[i : i + config.gradient_accumulation_steps]
-            for i in range(0, len(micro), config.gradient_accumulation_steps)
-        ]
-        for group in groups:
-            group_weight = float(sum(w[index].sum() for index in group))
-            if group_weight <= 0:
-                continue
-            for index in group:
-                with autocast(device, config.dtype):
-                    losses = loss_fn([rows[i] for i in index])
-                batch_w = torch.as_tensor(w[index], dtype=torch.float32, device=losses.device)
-                loss = (losses.float() * batch_w).sum()
-                if not torch.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"the training loss is {loss.item()} at epoch {epoch}, optimiser step "
-                        f"{steps}: the model's log-probabilities or the targets are not finite "
-                        "(check the learning rate and the dtype); this step was not taken"
-                    )
-                total_loss += float(loss.detach())
-                total_weight += float(batch_w.sum())
-                (backward or _backward)(loss / group_weight)
-            norm = clip(parameters, config.max_grad_norm or float("inf"))
-            norms.append(float(norm))
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            steps += 1
+    w = check_weights(weights, len(rows))
+    orders = [
+        np.random.default_rng(config.seed + epoch).permutation(len(rows))
+        for epoch in range(config.epochs)
+    ]
+    steps = plan_steps(
+        orders,
+        w,
+        batch_size=config.batch_size,
+        accumulation=config.gradient_accumulation_steps,
+    )
+    results: list[StepResult] = []
+    run_steps(
+        steps,
+        rows,
+        loss_fn,
+        optimizer,
+        scheduler,
+        weights=w,
+        parameters=parameters,
+        max_grad_norm=config.max_grad_norm,
+        dtype=config.dtype,
+        device=device,
+        process=process,
+        on_step=results.append,
+    )
+    taken = [r for r in results if r.updated]
+    total_weight = sum(r.weight for r in taken)
     return {
-        "loss": total_loss / total_weight if total_weight else 0.0,
-        "grad_norm": float(np.mean(norms)) if norms else 0.0,
-        "optimizer_steps": float(steps),
+        "loss": sum(r.loss_sum for r in taken) / total_weight if total_weight else 0.0,
+        "grad_norm": float(np.mean([r.grad_norm for r in taken])) if taken else 0.0,
+        "optimizer_steps": float(len(taken)),
         "learning_rate": float(scheduler.get_last_lr()[0]),
     }
+
+
+def check_weights(weights: Sequence[float] | None, num_rows: int) -> np.ndarray:
+    """Return the row weights as float64 (default 1 each), checked.
+
+    Raises:
+        ValueError: Not ``num_rows`` finite, non-negative numbers.
+    """
+    w = np.ones(num_rows) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (num_rows,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"weights must be {num_rows} finite non-negative numbers")
+    return w
 
 
 def supervised_fine_tune(
@@ -288,10 +497,6 @@ def supervised_fine_tune(
         weights=[pairs[r] for r in rows],
         device=policy.device,
     )
-
-
-def _backward(loss: Any) -> None:
-    loss.backward()
 
 
 def _positive(value: Any) -> bool:

@@ -32,10 +32,18 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from ompo_envs.lm.lora import (
+    AdapterSnapshot,
+    LoraSettings,
+    adapter_snapshot,
+    attach_adapter,
+    merge_adapter,
+    save_adapter,
+)
 from ompo_envs.lm.training import OptimizerConfig, make_optimizer, make_scheduler, optimize
 from ompo_envs.policies import MixturePolicy
 from ompo_envs.text.base import TextPreferenceGameEnv
@@ -83,6 +91,18 @@ class LMSolverConfig:
     checkpoint_dir: str | None = None
     """If set, π^{t+1} is saved to ``checkpoint_dir/iteration_{t+1}`` after every iteration."""
 
+    lora: LoraSettings | None = None
+    """Train a LoRA adapter per iteration instead of every weight (``None``: full fine-tuning).
+    Iteration t attaches a fresh adapter to π^t (B = 0, so it starts at π^t), trains only the
+    adapter, and merges it: π^{t+1} = π^t with W ← W + (α/r) B A (:mod:`ompo_envs.lm.lora`). The
+    reference log π^t of the losses is the base model's — the adapter disabled — computed by
+    :meth:`LMSolver.score` before the adapter exists and stored in the records."""
+
+    lora_save: Literal["merged", "adapter"] = "merged"
+    """With ``lora`` and ``checkpoint_dir``: save π^{t+1} merged (a plain Hugging Face folder) or
+    as the adapter alone, whose base is ``iteration_t`` (π^1 is then saved to ``iteration_0``);
+    :meth:`~ompo_envs.lm.LMPolicy.from_pretrained` loads either to the same policy."""
+
     seed: int = 0
     """Seed of the solver's generator (env seeds and every sample)."""
 
@@ -102,6 +122,13 @@ class LMSolverConfig:
             raise TypeError(
                 f"checkpoint_dir must be a string path or None, got {self.checkpoint_dir!r}"
             )
+        if self.lora is not None and not isinstance(self.lora, LoraSettings):
+            raise TypeError(
+                "lora must be an ompo_envs.lm.lora.LoraSettings or None, got "
+                f"{type(self.lora).__name__}"
+            )
+        if self.lora_save not in ("merged", "adapter"):
+            raise ValueError(f"lora_save must be 'merged' or 'adapter', got {self.lora_save!r}")
 
 
 def _check_count(name: str, value: Any, low: int) -> None:
@@ -153,6 +180,7 @@ class LMSolver(abc.ABC):
         self._iterates: list[Any] = [policy.copy()] if self.config.keep_iterates else []
         self._eval_envs: TextEnvBatch | None = None
         self._iteration_start = time.perf_counter()
+        self._adapter: AdapterSnapshot | None = None
         #: Metrics the stages of the running iteration report (merged into ``step()``'s).
         self.stage_metrics: dict[str, float] = {}
 
@@ -297,23 +325,33 @@ class LMSolver(abc.ABC):
         if any(_missing_reference(r) for r in records):
             raise ValueError("every record needs its log π^t: run solver.score(records) first")
         metrics: dict[str, float] = {"records": float(len(records))}
+        self._adapter = None
         if records:
             config = self.config.optimizer
             model = self._policy.model
+            lora = self.config.lora
+            if lora is not None:
+                self._save_start()
+                model = attach_adapter(model, lora, seed=self._adapter_seed())
             optimizer = make_optimizer(model.parameters(), config)
             scheduler = make_scheduler(optimizer, config, config.num_steps(len(records)))
-            metrics.update(
-                optimize(
-                    records,
-                    self.loss,
-                    optimizer,
-                    scheduler,
-                    config,
-                    parameters=model.parameters(),
-                    weights=[r.weight for r in records],
-                    device=self._policy.device,
+            try:
+                metrics.update(
+                    optimize(
+                        records,
+                        self.loss,
+                        optimizer,
+                        scheduler,
+                        config,
+                        parameters=model.parameters(),
+                        weights=[r.weight for r in records],
+                        device=self._policy.device,
+                    )
                 )
-            )
+            finally:
+                if lora is not None:
+                    self._adapter = adapter_snapshot(model)
+                    merge_adapter(model)  # in place: the policy's model is π^{t+1}, plain
         self.clock.add("optimizer", time.perf_counter() - start)
         return metrics
 
@@ -324,7 +362,13 @@ class LMSolver(abc.ABC):
         if self.config.keep_iterates:
             self._iterates.append(self._policy.copy())
         if self.config.checkpoint_dir is not None:
-            self._policy.save(Path(self.config.checkpoint_dir) / f"iteration_{self.iteration}")
+            folder = Path(self.config.checkpoint_dir) / f"iteration_{self.iteration}"
+            if self._saves_adapters() and self._adapter is not None:
+                base = Path(self.config.checkpoint_dir) / f"iteration_{self.iteration - 1}"
+                save_adapter(self._adapter, folder, base=str(base.resolve()))
+                self._policy.tokenizer.save_pretrained(folder)
+            else:
+                self._policy.save(folder)
         total = time.perf_counter() - self._iteration_start
         timings = {f"time_{name}": float(self.clock.seconds[name]) for name in TIME_STAGES}
         timings["time_rest"] = max(0.0, total - sum(timings.values()))
@@ -376,6 +420,24 @@ class LMSolver(abc.ABC):
         self._eval_rng.bit_generator.state = eval_rng.bit_generator.state
 
     # ------------------------------------------------------------------ helpers
+    def _saves_adapters(self) -> bool:
+        return (
+            self.config.lora is not None
+            and self.config.lora_save == "adapter"
+            and self.config.checkpoint_dir is not None
+        )
+
+    def _save_start(self) -> None:
+        """Adapter saves need a plain root: π^1 goes to ``checkpoint_dir/iteration_0``."""
+        if self._saves_adapters() and self.iteration == 0:
+            self._policy.save(Path(self.config.checkpoint_dir) / "iteration_0")
+
+    def _adapter_seed(self) -> int:
+        """The seed of iteration t's adapter initialisation (from the solver seed and t)."""
+        return int(
+            np.random.SeedSequence([self.config.seed, 2, self.iteration]).generate_state(1)[0]
+        )
+
     def _commit(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Make what the judge stage prepared for the next iteration current (default: nothing)."""
 

@@ -13,6 +13,7 @@ from ompo_envs.lm.training import (
     make_optimizer,
     make_scheduler,
     optimize,
+    plan_steps,
     supervised_fine_tune,
 )
 
@@ -134,3 +135,50 @@ def test_config_is_validated():
         OptimizerConfig(batch_size=0)
     with pytest.raises(ValueError, match="dtype"):
         OptimizerConfig(dtype="int8")  # type: ignore[arg-type]
+
+
+def test_a_short_last_batch_runs_only_the_micro_batches_it_has():
+    # 5 rows, micro-batches of 1, accumulation 4: steps of 4 and 1 micro-batches, no padding
+    steps = plan_steps([np.arange(5)], np.ones(5), batch_size=1, accumulation=4)
+    assert [s.micro_batches for s in steps] == [((0,), (1,), (2,), (3,)), ((4,),)]
+    assert [(s.rows, s.weight, s.placeholder) for s in steps] == [(4, 4.0, False), (1, 1.0, False)]
+    # two processes, 3 rows in steps of 2: process 1 holds no row of the last step, so it runs
+    # one pass of weight 0 (the all-reduce needs it) on the step's first row
+    order = [2, 0, 1]
+    rank0 = plan_steps([order], [1.0, 2.0, 3.0], batch_size=1, accumulation=1, processes=2)
+    rank1 = plan_steps([order], [1.0, 2.0, 3.0], batch_size=1, accumulation=1, processes=2, rank=1)
+    assert [s.micro_batches for s in rank0] == [((2,),), ((1,),)]
+    assert [s.micro_batches for s in rank1] == [((0,),), ((1,),)]
+    assert [s.placeholder for s in rank1] == [False, True]
+    assert [s.weight for s in rank0] == [s.weight for s in rank1] == [4.0, 2.0]
+
+
+def test_the_loop_runs_one_pass_per_micro_batch(policy):
+    config = OptimizerConfig(
+        learning_rate=0.1, optimizer="sgd", batch_size=2, gradient_accumulation_steps=4
+    )
+    sizes = []
+    loss = _loss_fn(policy)
+
+    def counting(rows):
+        sizes.append(len(rows))
+        return loss(rows)
+
+    optimizer = make_optimizer(policy.model.parameters(), config)
+    scheduler = make_scheduler(optimizer, config, config.num_steps(11))
+    rows = ["rock", "paper", "scissors"] * 3 + ["rock", "paper"]
+    metrics = optimize(
+        rows, counting, optimizer, scheduler, config, parameters=policy.model.parameters()
+    )
+    # 11 rows: one step of 4 micro-batches (8 rows), one of 2 (3 rows)
+    assert metrics["optimizer_steps"] == 2
+    assert sizes == [2, 2, 2, 2, 2, 1]
+
+
+def test_a_step_of_weight_zero_changes_nothing(policy):
+    config = OptimizerConfig(learning_rate=0.1, batch_size=1)
+    before = [p.detach().clone() for p in policy.model.parameters()]
+    metrics = _train(policy, ["rock"], [0.0], config)
+    assert metrics["optimizer_steps"] == 0
+    for p, q in zip(policy.model.parameters(), before, strict=True):
+        assert torch.equal(p.detach(), q)
