@@ -23,8 +23,8 @@ holds the command line) is off when a command-line argument contains such a word
 
 Resuming: stages already finished are not logged again; a train stage killed after its last
 checkpoint redoes (identically) the steps since, and logs them again at the same steps. W&B
-continues the same run id (``RUN/tracker_run_id.txt``) and, online, ignores steps below its
-last one; TensorBoard and trackio store the repeated points (same step, same value).
+continues the same run id (``RUN/tracker_run_id.txt``); TensorBoard and trackio store the
+repeated points (same step, same value).
 """
 
 from __future__ import annotations
