@@ -1,0 +1,98 @@
+"""TRL's GRPOTrainer trains a tiny LM in TextRockPaperScissors-v0 through
+``ompo_envs.wrappers.trl``: the rewards TRL logs are the env's, and the weights move."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ompo_envs
+from ompo_envs.wrappers.trl import TextGameEnvironment, game_reward, text_game_factory
+
+
+def always_rock(observation, info, rng):
+    return "rock"
+
+
+def _env_reward(answer: str) -> float:
+    """player_0's reward for ``answer`` against "rock", straight from the env."""
+    env = ompo_envs.make("TextRockPaperScissors-v0")
+    env.reset(seed=0)
+    _, rewards, *_ = env.step({"player_0": answer, "player_1": "rock"})
+    return float(rewards["player_0"])
+
+
+def test_environment_plays_player_0_against_the_fixed_opponent():
+    environment = text_game_factory("TextRockPaperScissors-v0", always_rock)()
+    assert (
+        environment.reset()
+        == ompo_envs.make("TextRockPaperScissors-v0").reset(seed=0)[1]["player_0"]["messages"][-1][
+            "content"
+        ]
+    )
+    assert game_reward(["paper"], [environment]) == [1.0]
+    environment.reset()
+    assert game_reward([[{"role": "assistant", "content": "scissors"}]], [environment]) == [0.0]
+    environment.reset()
+    assert game_reward(["rock"], [environment]) == [0.5]
+    assert [h["answer_class"] for h in environment.history] == ["paper", "scissors", "rock"]
+
+
+def test_bad_uses_are_refused_with_what_to_do():
+    with pytest.raises(ValueError, match="environment_factory"):
+        game_reward(["rock"], None)
+    environment = TextGameEnvironment(ompo_envs.make("TextRockPaperScissors-v0"), always_rock)
+    with pytest.raises(RuntimeError, match="reset"):
+        game_reward(["rock"], [environment])
+    with pytest.raises(Exception, match="NoSuchGame"):
+        text_game_factory("NoSuchGame-v0", always_rock)
+
+
+def test_grpo_steps_log_the_env_rewards_and_change_the_weights(tiny_tool_lm_dir, tmp_path):
+    pytest.importorskip("trl")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_tool_lm_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tool_lm_dir)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "grpo"),
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        max_steps=3,
+        num_generations=4,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=1,
+        max_completion_length=4,
+        learning_rate=0.05,
+        logging_steps=1,
+        save_strategy="no",
+        seed=0,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        processing_class=tokenizer,
+        reward_funcs=[game_reward],
+        environment_factory=text_game_factory("TextRockPaperScissors-v0", always_rock),
+        args=args,
+    )
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "rewards/game_reward/mean" in h]
+    assert len(logged) == 3
+    pool = trainer._environment_pool[None]  # one instance per rollout of a batch, reused
+    assert len(pool) == 4 and all(len(e.history) == 3 for e in pool)
+    for step, entry in enumerate(logged):
+        played = [e.history[step] for e in pool]
+        # every reward is the env's own for that answer against the opponent's "rock"
+        assert [p["reward"] for p in played] == [_env_reward(p["answer"]) for p in played]
+        assert all(p["prompt"].startswith("Let's play rock-paper-scissors") for p in played)
+        rewards = np.array([p["reward"] for p in played])
+        assert entry["rewards/game_reward/mean"] == pytest.approx(rewards.mean(), abs=1e-6)
+        assert entry["rewards/game_reward/std"] == pytest.approx(rewards.std(ddof=1), abs=1e-6)
+    assert any(h["rewards/game_reward/std"] > 0 for h in logged)  # some step had an advantage
+    moved = max(float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters())
+    assert moved > 1e-4
+    assert all(torch.isfinite(p).all() for p in model.parameters())
