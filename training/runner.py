@@ -151,6 +151,7 @@ class Trainer:
         self._check_generation_backend()
         self._build_env()
         self._check_model_path()
+        self.trackers.check_installed()
         self._prepare_folder()
         self.trackers.start()
         self.answers = AnswerLog(self.out / "oracle_answers", rank=self.accelerator.process_index)

@@ -29,6 +29,7 @@ repeated points (same step, same value).
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
@@ -37,6 +38,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from training.config import ConfigError
+from training.storage import atomic_write_text
 
 __all__ = ["SECRET_WORDS", "RunTrackers", "loggable_config", "tracker_steps"]
 
@@ -114,45 +118,75 @@ class RunTrackers:
         self.config = loggable_config(config)
         self._trackers: list[Any] = []
 
+    def check_installed(self) -> None:
+        """Raise before anything is written if a tracker's package is missing.
+
+        Raises:
+            ConfigError: The package of a tracker in ``logging.trackers`` cannot be imported.
+        """
+        for name in self.names:
+            try:
+                importlib.import_module(name)
+            except ImportError as error:
+                raise ConfigError(
+                    f"logging.trackers has {name!r} but {name} cannot be imported ({error}): "
+                    f'pip install "ompo-envs[{name}]", or remove it from logging.trackers'
+                ) from error
+
     def start(self) -> None:
-        """Start every tracker and store the config as its hyperparameters."""
-        if not self.names:
-            return
+        """Start every tracker and store the config as its hyperparameters.
+
+        Raises:
+            ConfigError: A tracker failed to start (e.g. W&B online without a login); the
+                trackers started before it are closed.
+        """
+        for name in self.names:
+            try:
+                self._trackers.append(self._start(name))
+            except Exception as error:
+                self.finish()
+                raise ConfigError(
+                    f"logging.trackers: {name} could not start ({type(error).__name__}: "
+                    f"{error}). For W&B without network set WANDB_MODE=offline, or log in "
+                    "with `wandb login`; or remove it from logging.trackers. Then continue "
+                    "the run with --resume"
+                ) from error
+
+    def _start(self, name: str) -> Any:
         from accelerate.tracking import TensorBoardTracker, TrackioTracker, WandBTracker
 
-        for name in self.names:
-            if name == "tensorboard":
-                tracker = TensorBoardTracker("tensorboard", self.out)
-                tracker.start()
-                tracker.store_init_configuration(self.config)
-            elif name == "wandb":
-                import wandb
+        if name == "tensorboard":
+            tracker = TensorBoardTracker("tensorboard", self.out)
+            tracker.start()
+            tracker.store_init_configuration(self.config)
+            return tracker
+        if name == "wandb":
+            import wandb
 
-                # W&B's system metadata includes the command line, where an override such as
-                # oracle.options={api_key=...} would show: off when an argument names a secret.
-                hide = any(_SECRET.search(argument) for argument in sys.argv[1:])
-                tracker = WandBTracker(
-                    self.project,
-                    name=self.run_name,
-                    dir=str(self.out),
-                    id=self._run_id(),
-                    resume="allow",
-                    config=self.config,
-                    settings=wandb.Settings(x_disable_meta=True) if hide else None,
-                )
-                tracker.start()
-            else:
-                tracker = TrackioTracker(
-                    self.project,
-                    name=self.run_name,
-                    resume="allow",
-                    config=self.config,
-                    embed=False,
-                    auto_log_cpu=False,
-                    auto_log_gpu=False,
-                )
-                tracker.start()
-            self._trackers.append(tracker)
+            # W&B's system metadata includes the command line, where an override such as
+            # oracle.options={api_key=...} would show: off when an argument names a secret.
+            hide = any(_SECRET.search(argument) for argument in sys.argv[1:])
+            tracker = WandBTracker(
+                self.project,
+                name=self.run_name,
+                dir=str(self.out),
+                id=self._run_id(),
+                resume="allow",
+                config=self.config,
+                settings=wandb.Settings(x_disable_meta=True) if hide else None,
+            )
+        else:
+            tracker = TrackioTracker(
+                self.project,
+                name=self.run_name,
+                resume="allow",
+                config=self.config,
+                embed=False,
+                auto_log_cpu=False,
+                auto_log_gpu=False,
+            )
+        tracker.start()
+        return tracker
 
     def log_train_step(self, offset: int, metrics: Mapping[str, float]) -> None:
         """Log one optimiser step's metrics (keys ``train/…``) at ``offset + metrics["step"]``.
@@ -182,7 +216,7 @@ class RunTrackers:
         if path.exists():
             return path.read_text(encoding="utf-8").strip()
         run_id = uuid.uuid4().hex[:16]
-        path.write_text(run_id + "\n", encoding="utf-8")
+        atomic_write_text(path, run_id + "\n")
         return run_id
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import oracle_log, run_cli
+from tests.training.conftest import TINY, oracle_log, run_cli
 from tests.training.oracles import counting_rps_oracle
 from training.config import ConfigError, LoggingConfig, from_dict
-from training.trackers import loggable_config, tracker_steps
+from training.trackers import RunTrackers, loggable_config, tracker_steps
 
 SECRET = "sk-test-SECRET-4242"
 
@@ -201,3 +201,25 @@ def test_every_tracker_holds_the_jsonl_scalars_once_across_a_resume(tmp_path):
         if path.is_file() and path.name != "config.toml":
             assert SECRET.encode() not in path.read_bytes(), path
     assert oracle_log(out).exists()
+
+
+# ---------------------------------------------------------------------------------------- errors
+def test_a_missing_tracker_package_is_refused_before_the_run_folder_exists(
+    tmp_path, monkeypatch, capsys
+):
+    from training.cli import main
+
+    monkeypatch.setitem(sys.modules, "trackio", None)  # what `import trackio` meets uninstalled
+    out = tmp_path / "run"
+    assert main([str(TINY), "--out", str(out), 'logging.trackers=["trackio"]']) == 2
+    assert 'pip install "ompo-envs[trackio]"' in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_tracker_that_cannot_start_says_what_to_do(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "no-such-mode")
+    trackers = RunTrackers(["tensorboard", "wandb"], tmp_path, project="p", run_name="r", config={})
+    with pytest.raises(ConfigError, match=r"WANDB_MODE=offline.*--resume"):
+        trackers.start()
+    assert trackers._trackers == []  # the TensorBoard writer started before it was closed
