@@ -21,10 +21,11 @@ The resolved config goes to each tracker as its hyperparameters, less every key 
 says it holds a credential (:data:`SECRET_WORDS`), at any depth; W&B's system metadata (which
 holds the command line) is off when a command-line argument contains such a word.
 
-Resuming: stages already finished are not logged again; a train stage killed after its last
-checkpoint redoes (identically) the steps since, and logs them again at the same steps. W&B
-continues the same run id (``RUN/tracker_run_id.txt``); TensorBoard and trackio store the
-repeated points (same step, same value).
+Resuming: ``RUN/tracker_step.txt`` holds the last step sent, and a resumed run sends only later
+steps, so the steps that a train stage killed after its last checkpoint redoes (identically) are
+not sent twice; only a kill between sending a step and recording it repeats that one point. W&B
+continues the same run id (``RUN/tracker_run_id.txt``). A tracker added on ``--resume`` gets the
+steps from then on.
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ from typing import Any
 from training.config import ConfigError
 from training.storage import atomic_write_text
 
-__all__ = ["SECRET_WORDS", "RunTrackers", "loggable_config", "tracker_steps"]
+__all__ = ["SECRET_WORDS", "SENT_FILE", "RunTrackers", "loggable_config", "tracker_steps"]
 
 #: A config key whose name contains one of these (any case) is never sent to a tracker.
 SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
+
+#: The last step sent to the trackers, in the run folder: a resumed run sends only later ones.
+SENT_FILE = "tracker_step.txt"
 
 _SECRET = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)
 
@@ -117,6 +121,7 @@ class RunTrackers:
         self.run_name = run_name
         self.config = loggable_config(config)
         self._trackers: list[Any] = []
+        self._sent = -1  # the last step sent to the trackers (RUN/tracker_step.txt)
 
     def check_installed(self) -> None:
         """Raise before anything is written if a tracker's package is missing.
@@ -140,6 +145,9 @@ class RunTrackers:
             ConfigError: A tracker failed to start (e.g. W&B online without a login); the
                 trackers started before it are closed.
         """
+        sent = self.out / SENT_FILE
+        if self.names and sent.exists():
+            self._sent = int(sent.read_text(encoding="utf-8"))
         for name in self.names:
             try:
                 self._trackers.append(self._start(name))
@@ -207,8 +215,12 @@ class RunTrackers:
         self._trackers = []
 
     def _log(self, values: dict[str, float], step: int) -> None:
+        if not self._trackers or step <= self._sent:
+            return  # sent before a kill or by the run that this one resumes
         for tracker in self._trackers:
             tracker.log({k: float(v) for k, v in values.items()}, step=step)
+        self._sent = step
+        atomic_write_text(self.out / SENT_FILE, f"{step}\n")
 
     def _run_id(self) -> str:
         """The run's W&B id, made once and kept in ``RUN/tracker_run_id.txt`` for resumes."""

@@ -223,3 +223,23 @@ def test_a_tracker_that_cannot_start_says_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"WANDB_MODE=offline.*--resume"):
         trackers.start()
     assert trackers._trackers == []  # the TensorBoard writer started before it was closed
+
+
+def test_a_resumed_run_sends_no_step_twice(tmp_path):
+    """A train stage killed after its checkpoint redoes steps 2 and 3: not sent again."""
+    pytest.importorskip("tensorboard")
+
+    def attempt(steps):
+        trackers = RunTrackers(["tensorboard"], tmp_path, project="p", run_name="r", config={})
+        trackers.start()
+        for step in steps:
+            trackers.log_train_step(0, {"step": float(step), "loss": float(step) / 10})
+        trackers.finish()
+
+    attempt([1, 2, 3])
+    attempt([2, 3, 4, 5])
+    rows = _tensorboard_history(tmp_path)  # refuses a tag logged twice at one step
+    assert [(r["step"], r["train/loss"]) for r in rows] == [
+        (s, pytest.approx(s / 10)) for s in range(1, 6)
+    ]
+    assert (tmp_path / "tracker_step.txt").read_text() == "5\n"
