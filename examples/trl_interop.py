@@ -47,6 +47,13 @@ def grpo_in_a_game(model_dir: Path, out: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
+    make_environment = text_game_factory("TextRockPaperScissors-v0", always_rock)
+    environments = []  # every instance TRL made (one per rollout of a batch, reused)
+
+    def factory():
+        environments.append(make_environment())
+        return environments[-1]
+
     args = GRPOConfig(
         output_dir=str(out / "grpo"),
         use_cpu=True,
@@ -65,7 +72,7 @@ def grpo_in_a_game(model_dir: Path, out: Path) -> None:
         model=model,
         processing_class=tokenizer,
         reward_funcs=[game_reward],
-        environment_factory=text_game_factory("TextRockPaperScissors-v0", always_rock),
+        environment_factory=factory,
         args=args,
     )
     trainer.train()
@@ -73,7 +80,7 @@ def grpo_in_a_game(model_dir: Path, out: Path) -> None:
         if "rewards/game_reward/mean" in entry:
             mean, std = entry["rewards/game_reward/mean"], entry["rewards/game_reward/std"]
             print(f"GRPO step {entry['step']}: mean env reward {mean:.3f} (std {std:.3f})")
-    played = [h for e in trainer._environment_pool[None] for h in e.history]
+    played = [h for e in environments for h in e.history]
     print("answers played against 'rock':", json.dumps([h["answer"] for h in played[:8]]))
 
 

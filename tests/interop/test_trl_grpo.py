@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import ompo_envs
+from ompo_envs.oracles.synthetic import BradleyTerryOracle
 from ompo_envs.wrappers.trl import TextGameEnvironment, game_reward, text_game_factory
 
 
@@ -38,6 +39,22 @@ def test_environment_plays_player_0_against_the_fixed_opponent():
     assert [h["answer_class"] for h in environment.history] == ["paper", "scissors", "rock"]
 
 
+def test_a_multi_turn_game_plays_its_first_turn():
+    """MTBench101-v0 with a length oracle: the prompt is the dialogue's first user turn and
+    the reward P(a ≻ a') = σ((|a| − |a'|) / 10) against the opponent's "ok"."""
+    oracle = BradleyTerryOracle(lambda context, answer: len(answer) / 10.0)
+    factory = text_game_factory(
+        "MTBench101-v0", lambda o, i, r: "ok", env_kwargs={"oracle": oracle}
+    )
+    environment = factory()
+    env = ompo_envs.make("MTBench101-v0", oracle=oracle)
+    first_turn = env.reset(seed=0)[1]["player_0"]["messages"][-1]["content"]
+    assert environment.reset() == first_turn
+    answer = "a much longer answer than ok"
+    expected = 1 / (1 + np.exp(-(len(answer) - 2) / 10))
+    assert game_reward([answer], [environment]) == [pytest.approx(expected, abs=1e-12)]
+
+
 def test_bad_uses_are_refused_with_what_to_do():
     with pytest.raises(ValueError, match="environment_factory"):
         game_reward(["rock"], None)
@@ -57,6 +74,13 @@ def test_grpo_steps_log_the_env_rewards_and_change_the_weights(tiny_tool_lm_dir,
     model = AutoModelForCausalLM.from_pretrained(tiny_tool_lm_dir)
     tokenizer = AutoTokenizer.from_pretrained(tiny_tool_lm_dir)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    make_environment = text_game_factory("TextRockPaperScissors-v0", always_rock)
+    pool = []
+
+    def factory():
+        pool.append(make_environment())
+        return pool[-1]
+
     args = GRPOConfig(
         output_dir=str(tmp_path / "grpo"),
         use_cpu=True,
@@ -76,13 +100,14 @@ def test_grpo_steps_log_the_env_rewards_and_change_the_weights(tiny_tool_lm_dir,
         model=model,
         processing_class=tokenizer,
         reward_funcs=[game_reward],
-        environment_factory=text_game_factory("TextRockPaperScissors-v0", always_rock),
+        environment_factory=factory,
         args=args,
     )
     trainer.train()
     logged = [h for h in trainer.state.log_history if "rewards/game_reward/mean" in h]
     assert len(logged) == 3
-    pool = trainer._environment_pool[None]  # one instance per rollout of a batch, reused
+    # TRL keeps one instance per rollout of a batch (the first made when it probes the
+    # factory) and reuses them, in order, every step
     assert len(pool) == 4 and all(len(e.history) == 3 for e in pool)
     for step, entry in enumerate(logged):
         played = [e.history[step] for e in pool]
