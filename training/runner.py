@@ -617,7 +617,7 @@ class Trainer:
             model.config.use_cache = False
         self.accelerator.free_memory()
 
-        offset = self._tracker_step(t - 1) if t else 0
+        offset = self._tracker_step(t - 1) if t and self.trackers.names else 0
 
         def on_step(metrics: dict[str, float]) -> None:
             if t:  # steps.jsonl holds the iterations' steps, not the warm start's
