@@ -19,7 +19,7 @@ start's iteration 0), so the axis strictly increases and ``iteration/iteration``
 
 The resolved config goes to each tracker as its hyperparameters, less every key whose name
 says it holds a credential (:data:`SECRET_WORDS`), at any depth; W&B's system metadata (which
-holds the command line) is off when a command-line argument contains such a word.
+holds the command line) is off when a command-line argument has such a word.
 
 Resuming: ``RUN/tracker_step.txt`` holds the last step sent, and a resumed run sends only later
 steps, so the steps that a train stage killed after its last checkpoint redoes (identically) are
@@ -45,13 +45,16 @@ from training.storage import atomic_write_text
 
 __all__ = ["SECRET_WORDS", "SENT_FILE", "RunTrackers", "loggable_config", "tracker_steps"]
 
-#: A config key whose name contains one of these (any case) is never sent to a tracker.
-SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
+#: A config key with one of these words in its name (words split at ``_``, ``-``, ``.``, any
+#: case: ``api_key``, ``HF_TOKEN``; not ``max_new_tokens``) is never sent to a tracker.
+SECRET_WORDS = ("key", "apikey", "token", "secret", "password", "passwd", "credential", "auth")
 
 #: The last step sent to the trackers, in the run folder: a resumed run sends only later ones.
 SENT_FILE = "tracker_step.txt"
 
-_SECRET = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)
+
+def _names_a_secret(text: str) -> bool:
+    return any(word in SECRET_WORDS for word in re.split(r"[^a-z0-9]+", text.lower()))
 
 
 def loggable_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +69,7 @@ def loggable_config(config: Mapping[str, Any]) -> dict[str, Any]:
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, Mapping):
             for key, item in value.items():
-                if not _SECRET.search(str(key)):
+                if not _names_a_secret(str(key)):
                     walk(f"{prefix}.{key}" if prefix else str(key), item)
         elif isinstance(value, bool | int | float | str):
             flat[prefix] = value
@@ -173,7 +176,7 @@ class RunTrackers:
 
             # W&B's system metadata includes the command line, where an override such as
             # oracle.options={api_key=...} would show: off when an argument names a secret.
-            hide = any(_SECRET.search(argument) for argument in sys.argv[1:])
+            hide = any(_names_a_secret(argument) for argument in sys.argv[1:])
             tracker = WandBTracker(
                 self.project,
                 name=self.run_name,

@@ -31,8 +31,9 @@ def keyed_rps_oracle(api_key: str, batch_size: int = 4):
 # ---------------------------------------------------------------------------------------- units
 def test_loggable_config_drops_credentials_at_any_depth():
     config = {
-        "oracle": {"options": {"api_key": "x", "nested": {"hf_token": "y", "n": 2}}, "kind": "a"},
-        "run": {"name": "r", "tags": ["a", "b"]},
+        "oracle": {"options": {"api_key": "x", "nested": {"HF_TOKEN": "y", "n": 2}}, "kind": "a"},
+        "run": {"name": "r", "tags": ["a", "b"], "apiKey": "w", "db-password": "v"},
+        "generation": {"max_new_tokens": 4},
         "auth": {"user": "z"},
     }
     assert loggable_config(config) == {
@@ -40,6 +41,7 @@ def test_loggable_config_drops_credentials_at_any_depth():
         "oracle.kind": "a",
         "run.name": "r",
         "run.tags": '["a", "b"]',
+        "generation.max_new_tokens": 4,
     }
 
 
