@@ -173,6 +173,11 @@ def test_every_tracker_holds_the_jsonl_scalars_once_across_a_resume(tmp_path):
     trackio_dir = tmp_path / "trackio"
     env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "TRACKIO_DIR": str(trackio_dir)}
     settings = [
+        "warm_start.steps=2",  # short, few saved chunks: this test is about the logs
+        "env.episodes_per_iteration=4",
+        "resume.episodes_per_chunk=8",
+        "resume.rows_per_chunk=64",
+        "resume.checkpoint_every=100",
         'logging.trackers=["tensorboard", "wandb", "trackio"]',
         'logging.project="ompo-tests"',
         'logging.run_name="tiny-trackers"',
