@@ -10,12 +10,14 @@ tools; reward functions receive the rollouts' environments as ``environments=``.
 :class:`TextGameEnvironment` is such an object for any ``ompo_envs`` text game
 (``TextRockPaperScissors-v0``, ``MTBench101-v0``, ...), with
 :class:`~ompo_envs.wrappers.SingleAgentEnv` semantics: the learner is ``player_0``, the
-opponent a fixed policy. One rollout is one answer: ``reset`` starts an episode and returns the
-user message of its first turn (the state s1 both players answer); :func:`game_reward`, the
+opponent a fixed policy. One rollout is one answer at one state s_h: :func:`game_reward`, the
 reward function, plays the completion as the learner's answer a against the opponent's a' and
-returns the env's reward to player_0, the preference r = P(a ≻ a' | s1) (§2 of the paper: the
-game's stage reward). It has no tools, so any causal LM (no tool-calling chat template) trains
-in it. Later turns of a multi-turn game are not played (one completion per rollout).
+returns the env's reward to player_0, the preference r_h = P([s_h, a] ≻ [s'_h, a']) (the game's
+stage reward, §2 of the paper). Without a dataset each rollout answers the first turn of a
+fresh episode; :func:`text_game_dataset` makes rows at every turn of a multi-turn game (the
+earlier turns played by a fixed policy), which ``reset`` replays. The environment has no tools,
+so the model answers in plain text (TRL still checks that the chat template can render tool
+calls).
 
 Example (needs ``pip install "ompo-envs[trl]"``)::
 
@@ -35,7 +37,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["TextGameEnvironment", "game_reward", "text_game_factory"]
+import numpy as np
+
+__all__ = ["TextGameEnvironment", "game_reward", "text_game_dataset", "text_game_factory"]
 
 
 class TextGameEnvironment:
@@ -61,24 +65,36 @@ class TextGameEnvironment:
         self._prompt: str | None = None
         self.history: list[dict[str, Any]] = []
 
-    def reset(self, **example: Any) -> str:
-        """Start an episode; return the user message the learner answers.
+    def reset(self, **example: Any) -> str | None:
+        """Start an episode at the turn the learner answers.
 
-        ``example`` (the dataset row TRL passes) is not used: the game draws its own s1.
+        Without ``prefix`` in ``example`` (TRL's placeholder rows when there is no dataset, or
+        a dataset of plain prompts) the episode starts at its first turn, drawn by the game,
+        and the user message returned is what TRL appends to the prompt. A row of
+        :func:`text_game_dataset` (``prompt``, ``seed``, ``prefix``) is replayed: reset with
+        ``seed``, then the learner's earlier answers ``prefix`` (the opponent's drawn again from
+        the same seed), which leads to the conversation of ``prompt``; nothing is returned, as
+        the prompt already holds it.
 
         Raises:
             TypeError: The game is not a text game (its info has no ``messages``).
+            ValueError: The row does not replay to its prompt (another game, opponent or seed).
         """
-        seed, self._seed = self._seed, None
-        _, info = self._game.reset(seed=seed)
-        messages = info.get("messages")
-        if not messages or messages[-1].get("role") != "user":
-            raise TypeError(
-                "TextGameEnvironment needs a text game whose info['messages'] ends with the "
-                f"user's turn (e.g. TextRockPaperScissors-v0), got info keys {sorted(info)}"
+        if "prefix" not in example:
+            seed, self._seed = self._seed, None
+            messages = _replay(self._game, seed, ())
+            self._prompt = str(messages[-1]["content"])
+            return self._prompt
+        messages = _replay(self._game, int(example["seed"]), example["prefix"])
+        prompt = example.get("prompt")
+        if prompt is not None and [dict(m) for m in prompt] != messages:
+            raise ValueError(
+                "TextGameEnvironment: the row's seed and prefix replay to another conversation "
+                "than its prompt: build the dataset with text_game_dataset for the same game "
+                "and opponent"
             )
         self._prompt = str(messages[-1]["content"])
-        return self._prompt
+        return None
 
     def _play(self, answer: str) -> float:
         """Play ``answer`` as the learner's move of the current stage; return its reward."""
@@ -127,6 +143,82 @@ def text_game_factory(
         return TextGameEnvironment(make(env_id, **kwargs), opponent, seed=instance_seed)
 
     return factory
+
+
+def text_game_dataset(
+    env_id: str,
+    opponent: Any,
+    num_rows: int,
+    *,
+    prefix_policy: Any = None,
+    seed: int = 0,
+    env_kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """Return a ``datasets.Dataset`` of states at every turn of a multi-turn game, for GRPO.
+
+    Row i: an episode reset with its own seed, a turn h uniform in 1..H (H the env's
+    horizon; fewer if the episode ends first), and the learner's first h − 1 answers drawn from
+    ``prefix_policy`` (default: the opponent) against the opponent. Columns: ``prompt`` (the
+    learner's conversation, ending with the user's turn h), ``seed`` and ``prefix`` (the
+    answers), from which :meth:`TextGameEnvironment.reset` replays the state. Pass it as
+    ``GRPOTrainer(train_dataset=...)`` with ``environment_factory=text_game_factory(env_id,
+    opponent)``, the same opponent.
+
+    Raises:
+        ValueError: ``num_rows`` < 1, or ``env_id`` is not a registered env.
+        ImportError: ``datasets`` is not installed.
+    """
+    try:
+        import datasets
+    except ImportError as error:
+        raise ImportError(
+            'text_game_dataset needs the datasets package: pip install "ompo-envs[trl]"'
+        ) from error
+    from ompo_envs.policies import as_policy
+    from ompo_envs.registration import make
+    from ompo_envs.wrappers.single_agent import SingleAgentEnv
+
+    if num_rows < 1:
+        raise ValueError(f"num_rows must be >= 1, got {num_rows}")
+    kwargs = dict(env_kwargs or {})
+    game = SingleAgentEnv(make(env_id, **kwargs), opponent, agent="player_0")
+    answers_from = as_policy(opponent if prefix_policy is None else prefix_policy, "prefix_policy")
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list[Any]] = {"prompt": [], "seed": [], "prefix": []}
+    for _ in range(num_rows):
+        row_seed = int(rng.integers(2**31 - 1))
+        turn = int(rng.integers(1, game.env.horizon + 1))
+        observation, info = game.reset(seed=row_seed)
+        prefix: list[str] = []
+        for _ in range(turn - 1):
+            answer = str(answers_from.sample(observation, info, rng))
+            observation, _, terminated, truncated, info = game.step(answer)
+            if terminated or truncated:
+                break  # turn h does not exist in this episode: stay at the last one that does
+            prefix.append(answer)
+        rows["prompt"].append(_replay(game, row_seed, prefix))
+        rows["seed"].append(row_seed)
+        rows["prefix"].append(prefix)
+    return datasets.Dataset.from_dict(rows)
+
+
+def _replay(game: Any, seed: int | None, prefix: Sequence[str]) -> list[dict[str, str]]:
+    """Reset ``game`` with ``seed``, play the learner's ``prefix``; return its conversation."""
+    _, info = game.reset(seed=seed)
+    for turn, answer in enumerate(prefix, start=1):
+        _, _, terminated, truncated, info = game.step(str(answer))
+        if terminated or truncated:
+            raise ValueError(
+                f"the episode ended at turn {turn} of a prefix of {len(prefix)} answers: the "
+                "row belongs to another game or seed"
+            )
+    messages = info.get("messages")
+    if not messages or messages[-1].get("role") != "user":
+        raise TypeError(
+            "TextGameEnvironment needs a text game whose info['messages'] ends with the "
+            f"user's turn (e.g. TextRockPaperScissors-v0), got info keys {sorted(info)}"
+        )
+    return [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
 
 
 def game_reward(

@@ -8,11 +8,20 @@ import pytest
 
 import ompo_envs
 from ompo_envs.oracles.synthetic import BradleyTerryOracle
-from ompo_envs.wrappers.trl import TextGameEnvironment, game_reward, text_game_factory
+from ompo_envs.wrappers.trl import (
+    TextGameEnvironment,
+    game_reward,
+    text_game_dataset,
+    text_game_factory,
+)
 
 
 def always_rock(observation, info, rng):
     return "rock"
+
+
+def ok(observation, info, rng):
+    return "ok"
 
 
 def _env_reward(answer: str) -> float:
@@ -55,6 +64,34 @@ def test_a_multi_turn_game_plays_its_first_turn():
     assert game_reward([answer], [environment]) == [pytest.approx(expected, abs=1e-12)]
 
 
+def test_a_dataset_holds_states_at_every_turn_and_reset_replays_them():
+    """MTBench101-v0: rows at turns h ≥ 1 whose earlier answers came from the prefix policy;
+    reset(**row) rebuilds exactly that conversation and the answer is judged there."""
+    pytest.importorskip("datasets")
+    oracle = BradleyTerryOracle(lambda context, answer: len(answer) / 10.0)
+    options = {"env_kwargs": {"oracle": oracle}}
+    earlier = "an earlier answer"
+    rows = text_game_dataset(
+        "MTBench101-v0", ok, 8, prefix_policy=lambda o, i, r: earlier, seed=1, **options
+    )
+    assert len(rows) == 8 and max(len(p) for p in rows["prefix"]) >= 2
+    environment = text_game_factory("MTBench101-v0", ok, **options)()
+    for row in rows:
+        prompt = row["prompt"]
+        assert prompt[-1]["role"] == "user"
+        assert [m["content"] for m in prompt if m["role"] == "assistant"] == row["prefix"]
+        assert set(row["prefix"]) <= {earlier}
+        assert environment.reset(**row) is None
+        answer = "x" * (3 + len(row["prefix"]))
+        expected = 1 / (1 + np.exp(-(len(answer) - 2) / 10))
+        assert game_reward([answer], [environment]) == [pytest.approx(expected, abs=1e-12)]
+        assert environment.history[-1]["prompt"] == prompt[-1]["content"]
+    deepest = max(rows, key=lambda row: len(row["prefix"]))
+    wrong = {**deepest, "prefix": ["another answer"] * len(deepest["prefix"])}
+    with pytest.raises(ValueError, match="text_game_dataset"):
+        environment.reset(**wrong)
+
+
 def test_bad_uses_are_refused_with_what_to_do():
     with pytest.raises(ValueError, match="environment_factory"):
         game_reward(["rock"], None)
@@ -65,7 +102,10 @@ def test_bad_uses_are_refused_with_what_to_do():
         text_game_factory("NoSuchGame-v0", always_rock)
 
 
-def test_grpo_steps_log_the_env_rewards_and_change_the_weights(tiny_tool_lm_dir, tmp_path):
+@pytest.mark.parametrize("from_dataset", [False, True], ids=["no-dataset", "text_game_dataset"])
+def test_grpo_steps_log_the_env_rewards_and_change_the_weights(
+    tiny_tool_lm_dir, tmp_path, from_dataset
+):
     pytest.importorskip("trl")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -101,6 +141,9 @@ def test_grpo_steps_log_the_env_rewards_and_change_the_weights(tiny_tool_lm_dir,
         processing_class=tokenizer,
         reward_funcs=[game_reward],
         environment_factory=factory,
+        train_dataset=(
+            text_game_dataset("TextRockPaperScissors-v0", always_rock, 3) if from_dataset else None
+        ),
         args=args,
     )
     trainer.train()
