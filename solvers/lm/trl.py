@@ -92,7 +92,7 @@ def record_batch_loss(
     policy: Any,
     records: Sequence[Record],
     *,
-    beta: float = 0.1,
+    beta: float | None = None,
     label_smoothing: float = 0.0,
     model: Any = None,
 ) -> Any:
@@ -102,12 +102,14 @@ def record_batch_loss(
         policy: The :class:`~ompo_envs.lm.LMPolicy` whose tokenizer and prompt format score the
             responses.
         records: Scored records; regression and pair records may be mixed.
-        beta: DPO's β for pair records (regression targets already hold theirs).
+        beta: DPO's β, needed for pair records (the run's ``[solver] beta``); regression
+            targets already hold theirs.
         label_smoothing: DPO's ε for pair records.
         model: The forward pass goes through this module (the trainer's wrapped model).
 
     Raises:
-        ValueError: No records, a record not scored, or all weights zero.
+        ValueError: No records, a record not scored, all weights zero, or pair records
+            without ``beta``.
     """
     import torch
 
@@ -129,6 +131,11 @@ def record_batch_loss(
         weight = torch.tensor([r.weight for r in regression], dtype=logp.dtype)
         losses = regression_loss(logp, ref.to(logp.device), target.to(logp.device))
         terms.append((losses * weight.to(logp.device)).sum())
+    if pairs and beta is None:
+        raise ValueError(
+            "pair records (DPO, Step-DPO) need beta: pass the run's [solver] beta (and "
+            "label_smoothing) to record_batch_loss / RecordsTrainer"
+        )
     if pairs:
         responses = [r.chosen for r in pairs] + [r.rejected for r in pairs]
         logp = _response_logprobs(policy, responses, model=model)
@@ -159,7 +166,7 @@ class RecordsTrainer(Trainer):
         policy: The :class:`~ompo_envs.lm.LMPolicy` to train (its model is the trainer's).
         args: ``transformers.TrainingArguments`` (or a TRL config, which subclasses it).
         train_dataset: :func:`records_dataset` of an ompo-train iteration.
-        beta: DPO's β for pair records.
+        beta: DPO's β, needed for pair records (the run's ``[solver] beta``).
         label_smoothing: DPO's ε for pair records.
         **kwargs: Anything else ``transformers.Trainer`` takes (callbacks, optimizers, ...).
 
@@ -173,7 +180,7 @@ class RecordsTrainer(Trainer):
         args: Any = None,
         train_dataset: Any = None,
         *,
-        beta: float = 0.1,
+        beta: float | None = None,
         label_smoothing: float = 0.0,
         **kwargs: Any,
     ) -> None:

@@ -132,5 +132,14 @@ def test_bad_inputs_say_what_to_do(run_dir, tmp_path):
     policy = LMPolicy.from_pretrained(run_dir / "iteration_1")
     with pytest.raises(ValueError, match="at least one record"):
         record_batch_loss(policy, [])
+    records = records_from_json(
+        [
+            json.loads(dataset_row)
+            for dataset_row in records_dataset(run_dir / "iteration_1")["record"]
+        ]
+    )
+    if "dpo" in run_dir.parent.name:
+        with pytest.raises(ValueError, match=r"\[solver\] beta"):
+            record_batch_loss(policy, records)
     with pytest.raises(ValueError, match="sets model itself"):
         RecordsTrainer(policy, model=policy.model)
