@@ -158,9 +158,9 @@ def _unscored(record: Record) -> bool:
 class RecordsTrainer(Trainer):
     """A ``transformers.Trainer`` whose loss is OMPO's / MPO's (module docstring).
 
-    Each batch's loss is :func:`record_batch_loss` of its records. With gradient accumulation
-    the Trainer averages the micro-batches' losses (ompo-train weights them by their records'
-    total weight): the two agree when every micro-batch weighs the same.
+    Each batch's loss is :func:`record_batch_loss` of its records, ompo-train's loss of that
+    batch. With gradient accumulation the Trainer combines the micro-batches' losses its own
+    way, where ompo-train weights them by their records' total weight.
 
     Args:
         policy: The :class:`~ompo_envs.lm.LMPolicy` to train (its model is the trainer's).
