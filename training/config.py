@@ -278,8 +278,23 @@ class LoggingConfig:
 
     progress: bool = True
     """tqdm bars per stage with rates (rollouts/s, oracle pairs/s, tokens/s, loss)."""
+    trackers: tuple[Literal["tensorboard", "wandb", "trackio"], ...] = ()
+    """Experiment trackers that receive every optimiser step's and every iteration's metrics
+    (:mod:`training.trackers`): ``"tensorboard"`` (``RUN/tensorboard``), ``"wandb"`` (Weights &
+    Biases, files in ``RUN/wandb``; ``WANDB_MODE=offline`` logs without network),
+    ``"trackio"`` (a local SQLite database under ``TRACKIO_DIR``)."""
     tensorboard: bool = False
-    """Also log metrics to ``RUN/tensorboard`` (needs the ``tensorboard`` package)."""
+    """Same as adding ``"tensorboard"`` to ``trackers`` (kept so older configs read the same)."""
+    project: str = "ompo-train"
+    """The trackers' project (W&B / trackio project; TensorBoard ignores it)."""
+    run_name: str = ""
+    """The trackers' run name (default: ``run.name``)."""
+
+    @property
+    def active_trackers(self) -> tuple[str, ...]:
+        """``trackers`` with ``"tensorboard"`` added when ``tensorboard = true``, in order."""
+        extra = ("tensorboard",) if self.tensorboard else ()
+        return tuple(dict.fromkeys((*self.trackers, *extra)))
 
 
 @dataclass(frozen=True)
@@ -544,6 +559,11 @@ def _check_consistency(config: TrainingConfig, where: str) -> None:
         raise ConfigError(
             f"{where}: oracle.path is required with oracle.kind = {config.oracle.kind!r} "
             "(a checkpoint folder or hub name)"
+        )
+    if config.logging.active_trackers and not config.logging.project.strip():
+        raise ConfigError(
+            f"{where}: logging.project = {config.logging.project!r} is not allowed with "
+            f"trackers {list(config.logging.active_trackers)}: give a project name"
         )
     if config.warm_start.steps and not config.warm_start.answers:
         raise ConfigError(

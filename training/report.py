@@ -1,10 +1,10 @@
-"""What a user sees of a run: progress bars, JSONL metrics, TensorBoard, the summary table.
+"""What a user sees of a run: progress bars, JSONL metrics, the summary table.
 
 Only the main process of a distributed run shows bars and writes metrics. Files (in the run
 folder): ``iterations.jsonl`` (one line per finished iteration) and ``steps.jsonl`` (one line
 per optimiser step); both are rewritten atomically from the run's durable state, so a resumed
-run never duplicates a line. TensorBoard (``[logging] tensorboard = true``) goes through
-accelerate's tracker to ``RUN/tensorboard``.
+run never duplicates a line. The same metrics go to TensorBoard, Weights & Biases or trackio
+with ``[logging] trackers`` (:mod:`training.trackers`).
 """
 
 from __future__ import annotations

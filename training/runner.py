@@ -66,12 +66,20 @@ from training.storage import (
     remove_temporaries,
     write_jsonl,
 )
+from training.trackers import RunTrackers, tracker_steps
 
 __all__ = ["ITERATION_STAGES", "RunError", "Trainer"]
 
 ITERATION_STAGES = ("generate", "judge", "score", "train", "save", "evaluate")
 #: Keys that may differ between a run's stored config and the one given with ``--resume``.
-RESUMABLE_CHANGES = ("run.iterations", "logging.progress", "logging.tensorboard")
+RESUMABLE_CHANGES = (
+    "run.iterations",
+    "logging.progress",
+    "logging.tensorboard",
+    "logging.trackers",
+    "logging.project",
+    "logging.run_name",
+)
 
 
 class RunError(RuntimeError):
@@ -112,12 +120,19 @@ class Trainer:
             # form a CPU process group (gloo) instead of running alone.
             accelerator = Accelerator(
                 cpu=not torch.cuda.is_available(),
-                log_with="tensorboard" if config.logging.tensorboard else None,
                 project_dir=str(self.out),
             )
         self.accelerator = accelerator
         self.is_main = accelerator.is_main_process
         self.show = config.logging.progress and self.is_main
+        self.trackers = RunTrackers(
+            config.logging.active_trackers,
+            self.out,
+            project=config.logging.project,
+            run_name=config.logging.run_name or config.run.name or self.out.name,
+            config=config.to_dict(),
+            enabled=self.is_main,
+        )
         self.manifest: Manifest
         self.env: Any = None
         self.answers: AnswerLog | None = None
@@ -137,9 +152,9 @@ class Trainer:
         self._build_env()
         self._check_model_path()
         self._check_lora()
+        self.trackers.check_installed()
         self._prepare_folder()
-        if self.config.logging.tensorboard:
-            self.accelerator.init_trackers("tensorboard")
+        self.trackers.start()
         self.answers = AnswerLog(self.out / "oracle_answers", rank=self.accelerator.process_index)
         self.env.oracle.attach_store(self.answers)
         self._prepare_base_model()
@@ -153,8 +168,7 @@ class Trainer:
             table = format_summary(iterations)
             atomic_write_text(self.out / "summary.md", table + "\n")
             print(f"\nompo-train: {self.out} finished\n{table}", flush=True)
-        if self.config.logging.tensorboard:
-            self.accelerator.end_training()
+        self.trackers.finish()
         if self.answers is not None:
             self.answers.close()
         return iterations
@@ -641,10 +655,11 @@ class Trainer:
             model = attach_adapter(model, lora, seed=seed)
         self.accelerator.free_memory()
 
+        offset = self._tracker_step(t - 1) if t and self.trackers.names else 0
+
         def on_step(metrics: dict[str, float]) -> None:
-            if self.config.logging.tensorboard:
-                values = {f"iteration_{t}/{k}": v for k, v in metrics.items() if k != "step"}
-                self.accelerator.log(values, step=int(metrics["step"]))
+            if t:  # steps.jsonl holds the iterations' steps, not the warm start's
+                self.trackers.log_train_step(offset, metrics)
 
         return train_rows(
             self.accelerator,
@@ -747,9 +762,7 @@ class Trainer:
             shutil.rmtree(folder / "train_state", ignore_errors=True)
             shutil.rmtree(folder / "parts", ignore_errors=True)
             self._write_metric_files()
-            if self.config.logging.tensorboard:
-                scalars = {f"iteration/{k}": v for k, v in metrics.items() if _is_number(v)}
-                self.accelerator.log(scalars, step=t)
+            self.trackers.log_iteration(self._tracker_step(t), metrics)
             if "exploitability" in metrics:
                 _print_exploitability(metrics)
 
@@ -816,6 +829,7 @@ class Trainer:
             metrics = {"iteration": 0.0, **self._exploitability(0, n)}
             text = json.dumps(metrics, indent=1) + "\n"
             atomic_write_text(iteration_dir(self.out, 0) / "metrics.json", text)
+            self.trackers.log_iteration(0, metrics)
             _print_exploitability(metrics)
 
     # ------------------------------------------------------------------ metrics files
@@ -827,6 +841,14 @@ class Trainer:
             if path.exists():
                 out.append(json.loads(path.read_text(encoding="utf-8")))
         return out
+
+    def _tracker_step(self, t: int) -> int:
+        """S_t of :func:`training.trackers.tracker_steps`: where iteration t's metrics go."""
+        counts = [
+            len(read_jsonl(iteration_dir(self.out, s) / "train_steps.jsonl"))
+            for s in range(1, t + 1)
+        ]
+        return tracker_steps(counts)[t]
 
     def _write_metric_files(self) -> None:
         write_jsonl(self.out / "iterations.jsonl", self._iteration_metrics())
@@ -883,10 +905,6 @@ def _cuda_available() -> bool:
     except ImportError:  # pragma: no cover - torch comes with the train extra
         return False
     return torch.cuda.is_available()
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_text_env(config: TrainingConfig) -> bool:
