@@ -7,6 +7,7 @@ ompo-bench tabular --solvers OMPO my_module:MySolver --grid MySolver:beta=1,2,4 
 ompo-bench lm-known-ne        # LM solvers on text games with a known NE (tiny local model)
 ompo-bench tutorial-spread docs/tutorials/08_tiny_language_model.md   # checks × seeds, kernels
 ompo-bench lm-throughput       # TransformersBackend / log_probs vs plain transformers, tokens/s
+ompo-bench profile tabular     # where the CPU time of one game's tabular job goes (cProfile)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from benchmarks import (
     lm_known_ne,
     lm_throughput,
     mtbench101,
+    profile_benchmarks,
     reasoning,
     tabular,
     tabular_speed,
@@ -32,6 +34,7 @@ SUBCOMMANDS.append(lm_known_ne.add_parser)  # ompo-bench lm-known-ne (issue 9)
 SUBCOMMANDS.append(tabular_speed.add_subcommand)  # ompo-bench tabular-speed (issue 14)
 SUBCOMMANDS.append(tutorial_spread.add_subcommand)  # ompo-bench tutorial-spread (issue 18)
 SUBCOMMANDS.append(lm_throughput.add_subcommand)  # ompo-bench lm-throughput (issue 19)
+SUBCOMMANDS.append(profile_benchmarks.add_subcommand)  # ompo-bench profile (issue 21)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -76,7 +76,11 @@ class ContractionBatcher:
         self.contractions = 0
         self.memo_hits = 0
         self._running = list(range(participants))  # in turn order; a participant leaves at its end
-        self._turn = [threading.Event() for _ in range(participants)]
+        # The baton: participant i may run while it holds its turn lock, which the participant
+        # before it releases (a plain lock is a cheaper hand-over than an Event).
+        self._turn = [threading.Lock() for _ in range(participants)]
+        for turn in self._turn:
+            turn.acquire()
         self._pending: list[_Request] = []
         self._memos: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(participants)]
         self._local = threading.local()  # .index: the calling thread's participant number
@@ -88,7 +92,7 @@ class ContractionBatcher:
 
     def start(self) -> None:
         """Give the first turn (once every participant thread has been started)."""
-        self._turn[self._running[0]].set()
+        self._turn[self._running[0]].release()
 
     def contract(self, occupancy: np.ndarray) -> np.ndarray:
         """Return :func:`~ompo_envs.tabular.reward_against_occupancy` of ``occupancy``.
@@ -129,20 +133,19 @@ class ContractionBatcher:
         self._hand_over(position - 1)  # the next participant now sits at ``position``
 
     def _wait_turn(self, index: int) -> None:
-        self._turn[index].wait()
-        self._turn[index].clear()
+        self._turn[index].acquire()
 
     def _hand_over(self, position: int) -> None:
         """Wake the participant after ``position`` in turn order; after the last: compute."""
         if position + 1 < len(self._running):
-            self._turn[self._running[position + 1]].set()
+            self._turn[self._running[position + 1]].release()
             return
         try:
             if self._pending:
                 self._compute_round()
         finally:
             if self._running:
-                self._turn[self._running[0]].set()
+                self._turn[self._running[0]].release()
 
     def _compute_round(self) -> None:
         requests, self._pending = self._pending, []
