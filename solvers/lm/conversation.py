@@ -108,25 +108,36 @@ class ConversationSolver(LMSolver):
 
     def win_rates(self, rollouts: ConversationRollouts) -> dict[Hashable, float]:
         """P̂(y ≻ π^t) of every distinct conversation, pooled over prompts with the same s1."""
-        pools: dict[Hashable, Counter] = {}
+        # Conversations are numbered once: their keys (tuples of whole states) are slow to hash,
+        # and the loops below touch every pair of a pool.
+        number: dict[Hashable, int] = {}
         examples: dict[Hashable, Trajectory] = {}
+        pools: dict[Hashable, Counter] = {}
         for group in rollouts.groups:
             for trajectory in group:
                 key = conversation_key(trajectory)
-                examples.setdefault(key, trajectory)
-                pools.setdefault(trajectory.steps[0][0].state, Counter())[key] += 1
+                if key not in number:
+                    number[key] = len(number)
+                    examples[key] = trajectory
+                pools.setdefault(trajectory.steps[0][0].state, Counter())[number[key]] += 1
+        keys = list(number)
+        steps = [examples[key].steps for key in keys]
         # Conversations alike stage by stage (the env's preference keys, ComparisonPool.key)
         # are paid alike: each ordered pair of signatures is compared once, through a
         # representative pair of conversations, and the other pairs look the payoff up.
-        signature = {
-            key: tuple(self.comparisons.key(at, answer) for at, answer in example.steps)
-            for key, example in examples.items()
-        }
-        representatives: dict[tuple[Hashable, Hashable], tuple[Hashable, Hashable]] = {}
-        owners: list[tuple[Hashable, Hashable]] = []
+        signature_number: dict[Hashable, int] = {}
+        signature = [
+            signature_number.setdefault(
+                tuple(self.comparisons.key(at, answer) for at, answer in trajectory),
+                len(signature_number),
+            )
+            for trajectory in steps
+        ]
+        representatives: dict[tuple[int, int], tuple[int, int]] = {}
+        owners: list[tuple[int, int]] = []
         for pool in pools.values():
             distinct = list(pool)
-            lengths = {len(examples[key].steps) for key in distinct}
+            lengths = {len(steps[i]) for i in distinct}
             if len(lengths) > 1:
                 raise ValueError(
                     "conversations from one s1 have different lengths (the env ended some episodes "
@@ -139,9 +150,7 @@ class ConversationSolver(LMSolver):
                     owners.append((a, b))
         pairs, compared = [], []
         for signatures, (a, b) in representatives.items():
-            for (at_a, answer_a), (at_b, answer_b) in zip(
-                examples[a].steps, examples[b].steps, strict=True
-            ):
+            for (at_a, answer_a), (at_b, answer_b) in zip(steps[a], steps[b], strict=True):
                 pairs.append((at_a, answer_a, at_b, answer_b))
                 compared.append(signatures)
         values = self.comparisons.compare(pairs)
@@ -162,7 +171,7 @@ class ConversationSolver(LMSolver):
                         total += count * payoff[(a, b)] / paid
                     else:
                         total += count * (1.0 - payoff[(b, a)] / paid)
-                rates[a] = total / (n - 1)
+                rates[keys[a]] = total / (n - 1)
         self._examples = examples
         return rates
 
