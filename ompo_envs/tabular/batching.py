@@ -41,6 +41,16 @@ T = TypeVar("T")
 _MEMO_SIZE = 2
 
 
+def _same_array(seen: np.ndarray, occupancy: np.ndarray) -> bool:
+    """``np.array_equal``, after a look at every 97th entry (another iterate differs there)."""
+    if seen.shape != occupancy.shape:
+        return False
+    sample = slice(None, None, 97)
+    return np.array_equal(seen.reshape(-1)[sample], occupancy.reshape(-1)[sample]) and (
+        np.array_equal(seen, occupancy)
+    )
+
+
 class _Request:
     __slots__ = ("occupancy", "result")
 
@@ -109,7 +119,7 @@ class ContractionBatcher:
         index = self._local.index
         memo = self._memos[index]
         for seen, result in memo:
-            if seen.shape == occupancy.shape and np.array_equal(seen, occupancy):
+            if _same_array(seen, occupancy):
                 self.memo_hits += 1
                 return result.copy()
         request = _Request(occupancy)
