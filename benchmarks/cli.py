@@ -1,6 +1,6 @@
 """``ompo-bench``: the benchmark console script, one subcommand per benchmark.
 
-ompo-bench tabular            # paper Fig. 1(a), 1,000 updates (~9 min on 2 idle CPU cores)
+ompo-bench tabular            # paper Fig. 1(a), 1,000 updates (~3 min on 2 idle CPU cores)
 ompo-bench tabular --full     # the paper's 2,000 updates
 ompo-bench tabular-speed      # its two code paths timed in one run (issue 14)
 ompo-bench tabular --solvers OMPO my_module:MySolver --grid MySolver:beta=1,2,4   # yours

@@ -56,6 +56,22 @@ TABULAR_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("benchmarks/", "", "harness"),
 )
 
+#: The groups of ``ompo-bench profile lm-known-ne``.
+LM_GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("ompo_envs/lm/backends.py", "", "generation (sampling answers)"),
+    ("ompo_envs/lm/policy.py", "sample", "generation (sampling answers)"),
+    ("ompo_envs/lm/logprobs.py", "", "log-probabilities (scoring, training forward)"),
+    ("ompo_envs/lm/training.py", "", "optimiser (backward, clip, step)"),
+    ("ompo_envs/lm/prompting.py", "", "prompts (chat template, tokenising)"),
+    ("ompo_envs/core/", "", "env API (snapshot, restore, step)"),
+    ("ompo_envs/text/", "", "env API (snapshot, restore, step)"),
+    ("ompo_envs/oracles/", "", "oracle"),
+    ("solvers/lm/rollouts.py", "", "rollouts and comparisons"),
+    ("solvers/sampled/", "", "rollouts and comparisons"),
+    ("solvers/lm/", "", "solver (records, losses, grouping)"),
+    ("benchmarks/", "", "harness"),
+)
+
 
 # ---------------------------------------------------------------------- attribution
 def _is_package(function: tuple[str, int, str]) -> bool:
@@ -66,31 +82,41 @@ def attributed_self_time(stats: pstats.Stats) -> dict[tuple[str, int, str], floa
     """Seconds per package function: its own time plus that of the library calls under it.
 
     A non-package function's own time is split over its callers in proportion to the time the
-    profiler recorded per caller, recursively, until a package function takes it (time with no
-    package function above it is dropped: interpreter start-up, thread plumbing).
+    profiler recorded per caller, and passed up level by level (every function once per level,
+    at most :data:`_LEVELS` levels) until a package function takes it; time with no package
+    function above it (interpreter start-up, thread plumbing) is dropped.
     """
     raw: Mapping[Any, Any] = stats.stats  # type: ignore[attr-defined]
     result: dict[tuple[str, int, str], float] = defaultdict(float)
-
-    def give(function: Any, seconds: float, depth: int = 0) -> None:
-        if seconds <= 0 or depth > 50:
-            return
-        if _is_package(function):
-            result[function] += seconds
-            return
-        callers = raw.get(function, (0, 0, 0.0, 0.0, {}))[4]
-        weights = {caller: entry[2] for caller, entry in callers.items()}  # tottime per caller
-        total = sum(weights.values())
-        if total <= 0:
-            weights = {caller: entry[3] for caller, entry in callers.items()}
-            total = sum(weights.values())
-        for caller, weight in weights.items():
-            if total > 0:
-                give(caller, seconds * weight / total, depth + 1)
-
+    pending: dict[Any, float] = {}
     for function, (_, _, own, _, _) in raw.items():
-        give(function, own)
+        if _is_package(function):
+            result[function] += own
+        elif own > 0:
+            pending[function] = own
+    for _ in range(_LEVELS):
+        passed: dict[Any, float] = defaultdict(float)
+        for function, seconds in pending.items():
+            callers = raw.get(function, (0, 0, 0.0, 0.0, {}))[4]
+            weights = {caller: entry[2] for caller, entry in callers.items()}  # own time per caller
+            if sum(weights.values()) <= 0:
+                weights = {caller: entry[3] for caller, entry in callers.items()}
+            total = sum(weights.values())
+            for caller, weight in weights.items():
+                if total > 0 and weight > 0:
+                    share = seconds * weight / total
+                    if _is_package(caller):
+                        result[caller] += share
+                    else:
+                        passed[caller] += share
+        pending = {f: v for f, v in passed.items() if v > 1e-9}
+        if not pending:
+            break
     return dict(result)
+
+
+#: Levels of library calls passed up to a package function (deeper time is dropped).
+_LEVELS = 64
 
 
 def group_of(function: tuple[str, int, str], groups=TABULAR_GROUPS) -> str:
@@ -112,13 +138,13 @@ def _label(function: tuple[str, int, str]) -> str:
     return f"{path}:{line}({name})"
 
 
-def summarise_stats(stats: pstats.Stats, top: int = 15) -> dict[str, Any]:
+def summarise_stats(stats: pstats.Stats, groups_of=TABULAR_GROUPS, top: int = 15) -> dict:
     """Group shares and the top package functions of attributed self time."""
     seconds = attributed_self_time(stats)
     total = sum(seconds.values())
     groups: dict[str, float] = defaultdict(float)
     for function, value in seconds.items():
-        groups[group_of(function)] += value
+        groups[group_of(function, groups_of)] += value
     ranked = sorted(seconds.items(), key=lambda item: -item[1])[:top]
     return {
         "attributed_seconds": total,
@@ -242,7 +268,7 @@ def profile_lm_known_ne(
         "cpu_seconds": cpu,
         "stage_seconds": dict(stages),
         "stage_shares": {k: v / total for k, v in stages.items()} if total else {},
-        **summarise_stats(pstats.Stats(profiler)),
+        **summarise_stats(pstats.Stats(profiler), LM_GROUPS),
         "environment": numeric_environment(),
     }
 

@@ -15,11 +15,13 @@ uniform trajectory mixture of the iterates, App. E.2). A solver's best setting m
 mean (over games) average-iterate exploitability after the last update. Results go to one JSON
 file and one PNG plot per run, named ``RandomGame-v0__fig1a__seeds{first}-{last}__{unix time}``.
 
-The runs of one game go in lockstep in one worker process, one thread each, their pairwise
-contractions batched into one matmul per round (:mod:`ompo_envs.tabular.batching`): every run
-records the numbers it records alone, to the rounding of a matmul of another shape
-(``lockstep=False``, one job per run, is the other code path; ``ompo-bench tabular-speed`` times
-both and compares their numbers; README, "Numbers on any CPU").
+Each run is one job of the worker pool. ``--lockstep`` runs the runs of one game together in one
+worker process, one thread each, their pairwise contractions batched into one matmul per round
+(:mod:`ompo_envs.tabular.batching`): every run records the numbers it records alone, to the
+rounding of a matmul of another shape. Since issue 21 made the rest of an update cheaper, the
+thread hand-overs cost more than the batching saves on 2 cores (``ompo-bench tabular-speed``
+times both paths and compares their numbers; README, "Tabular benchmark"), so one job per run
+is the default.
 """
 
 from __future__ import annotations
@@ -101,11 +103,11 @@ class TabularBenchmarkConfig:
     workers: int = 0
     """Worker processes (0: one per CPU core; 1: in this process); each uses one BLAS thread."""
 
-    lockstep: bool = True
-    """Run the settings and solvers of a game together, one thread each, with their pairwise
-    contractions batched into one matmul per round (:mod:`ompo_envs.tabular.batching`; the
-    same numbers to rounding). False: one job per run (for plug-ins that share state between
-    instances)."""
+    lockstep: bool = False
+    """True: run the settings and solvers of a game together, one thread each, with their
+    pairwise contractions batched into one matmul per round (:mod:`ompo_envs.tabular.batching`;
+    the same numbers to rounding; not for plug-ins that share state between instances).
+    False (the default): one job per run."""
 
     def __post_init__(self) -> None:
         if isinstance(self.updates, bool) or not isinstance(self.updates, int) or self.updates < 1:
@@ -610,7 +612,7 @@ def _command(args: argparse.Namespace) -> int:
             solvers=tuple(args.solvers),
             grids=grids,
             workers=args.workers,
-            lockstep=not args.no_lockstep,
+            lockstep=args.lockstep and not args.no_lockstep,
         )
     except ValueError as error:
         raise SystemExit(f"ompo-bench tabular: {error}") from None
@@ -658,10 +660,15 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=0, help="worker processes (default: one per CPU core)"
     )
     parser.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="run a game's runs in lockstep, their contractions batched into one matmul per round "
+        "(the same numbers to rounding; slower than one job per run on 2 cores since issue 21)",
+    )
+    parser.add_argument(
         "--no-lockstep",
         action="store_true",
-        help="one job per run instead of a game's runs in lockstep with batched contractions "
-        "(the same numbers to rounding; for plug-ins that share state between instances)",
+        help="one job per run (the default; kept for older command lines)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_command)

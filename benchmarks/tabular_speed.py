@@ -1,8 +1,8 @@
 """``ompo-bench tabular-speed``: the Fig. 1(a) job's two code paths, timed in one run.
 
 Runs the job of :mod:`benchmarks.tabular` twice with the same settings: one process job per run
-(``lockstep=False``, the code path before issue 14), then each game's runs in lockstep with
-their pairwise contractions batched (``lockstep=True``, the default). Reports the wall and CPU
+(``lockstep=False``, the default), then each game's runs in lockstep with their pairwise
+contractions batched (``lockstep=True``, ``--lockstep``). Reports the wall and CPU
 seconds of each (CPU: this process and its worker processes; on a shared machine the CPU ratio
 is the one that other jobs disturb least), their ratios, the largest difference between any two
 exploitabilities the paths recorded (overall and per solver), and whether their printed tables
