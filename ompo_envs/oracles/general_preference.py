@@ -46,7 +46,6 @@ with a prompt head.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,13 +57,12 @@ from ompo_envs.oracles.base import (
     Conversation,
     OracleError,
     check_count,
-    check_device,
     check_temperature,
     sigmoid,
     validate_conversation,
 )
 from ompo_envs.oracles.chat_encoding import ChatEncoder, check_encoding_settings, pad_right
-from ompo_envs.oracles.pair_lm import _torch_dtype, load_pretrained
+from ompo_envs.oracles.pair_lm import load_pretrained
 from ompo_envs.oracles.pointwise import PointwiseOracle
 
 VALUE_HEAD = "value_head.weight"
@@ -251,17 +249,7 @@ class GeneralPreferenceOracle(PointwiseOracle):
             local_files_only: Never reach the hub (defaults to the HF offline env vars).
             **settings: Keyword settings of :class:`GeneralPreferenceOracle`.
         """
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(cls).parameters.items()
-            if parameter.kind is parameter.KEYWORD_ONLY
-        }
-        unknown = sorted(set(settings) - set(defaults))
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} settings {unknown}; known: {sorted(defaults)}")
-        _check_settings(**{**defaults, **settings})
-        check_device(device)
-        _torch_dtype(dtype)
+        cls._check_load_arguments(settings, device, dtype, _check_settings)
         if not isinstance(model, str | Path) or not Path(model).expanduser().is_dir():
             raise ValueError(
                 f"model={model!r} is not a local directory; GeneralPreferenceOracle reads a local "

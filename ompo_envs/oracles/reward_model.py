@@ -21,7 +21,6 @@ is read at the column ``score_index``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,11 @@ import numpy as np
 from ompo_envs.oracles.base import (
     Conversation,
     check_count,
-    check_device,
     check_temperature,
     sigmoid,
 )
 from ompo_envs.oracles.chat_encoding import ChatEncoder, check_encoding_settings, pad_right
-from ompo_envs.oracles.pair_lm import _torch_dtype, load_pretrained
+from ompo_envs.oracles.pair_lm import load_pretrained
 from ompo_envs.oracles.pointwise import PointwiseOracle
 
 
@@ -136,17 +134,7 @@ class RewardModelOracle(PointwiseOracle):
             local_files_only: Never reach the hub (defaults to the HF offline env vars).
             **settings: Keyword settings of :class:`RewardModelOracle`, checked before the load.
         """
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(cls).parameters.items()
-            if parameter.kind is parameter.KEYWORD_ONLY
-        }
-        unknown = sorted(set(settings) - set(defaults))
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} settings {unknown}; known: {sorted(defaults)}")
-        _check_settings(**{**defaults, **settings})
-        check_device(device)
-        _torch_dtype(dtype)
+        cls._check_load_arguments(settings, device, dtype, _check_settings)
         loaded, tokenizer = load_pretrained(
             model,
             auto_class="AutoModelForSequenceClassification",
