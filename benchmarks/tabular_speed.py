@@ -6,7 +6,10 @@ contractions batched (``lockstep=True``, ``--lockstep``). Reports the wall and C
 seconds of each (CPU: this process and its worker processes; on a shared machine the CPU ratio
 is the one that other jobs disturb least), their ratios, the largest difference between any two
 exploitabilities the paths recorded (overall and per solver), and whether their printed tables
-are identical. Writes ``RandomGame-v0__tabular-speed__seeds{first}-{last}__{unix time}.json``
+are identical, and each path's CPU as a multiple of the job's contractions alone (one lone
+contraction per update and solver evaluation, :func:`contraction_budget`: 1.0 would be a job
+that does nothing but its contractions). Writes
+``RandomGame-v0__tabular-speed__seeds{first}-{last}__{unix time}.json``
 with the numeric environment it ran in (:func:`benchmarks.environment.numeric_environment`).
 
 The two paths make the same operations, but a batched contraction is a matmul of another shape,
@@ -80,12 +83,53 @@ def largest_difference_by_solver(
     return out
 
 
+def contraction_seconds(seed: int, horizon: int, repeats: int = 30) -> float:
+    """Median seconds of one lone pairwise contraction on ``random_game(seed)`` (one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    from ompo_envs.tabular import occupancy_measures, random_game, reward_against_occupancy
+    from ompo_envs.tabular.policies import uniform_policy
+
+    game = random_game(seed, horizon=horizon)
+    occupancy = occupancy_measures(game, uniform_policy(game))
+    times = []
+    with threadpool_limits(1):
+        for _ in range(repeats):
+            start = time.process_time()
+            reward_against_occupancy(game, occupancy, check=False)
+            times.append(time.process_time() - start)
+    return float(np.median(times))
+
+
+def contraction_budget(config: tabular.TabularBenchmarkConfig) -> float:
+    """CPU seconds of the job's contractions alone, the baseline of the speed ratio.
+
+    Σ over runs of updates × cost_per_update × one lone contraction of the run's game
+    (:func:`contraction_seconds`, measured in this process).
+    """
+    from solvers import solver_traits
+
+    total = 0.0
+    for seed in config.seeds:
+        one = contraction_seconds(seed, config.horizon)
+        for spec in config.solvers:
+            cost = solver_traits(tabular._solver_class(spec)).cost_per_update
+            total += len(tabular.settings_grid(config, spec)) * config.updates * cost * one
+    return total
+
+
 def compare(config: tabular.TabularBenchmarkConfig) -> dict[str, Any]:
     """Time ``config`` without then with lockstep; return the timings and the comparison."""
     before, wall_before, cpu_before = timed_run(dataclasses.replace(config, lockstep=False))
     after, wall_after, cpu_after = timed_run(dataclasses.replace(config, lockstep=True))
     absolute, relative = largest_differences(before, after)
+    budget = contraction_budget(config)
     return {
+        "contraction_budget_cpu_seconds": budget,
+        "ratio_to_one_contraction_per_update": {
+            "one_job_per_run": cpu_before / budget,
+            "lockstep": cpu_after / budget,
+        },
         "config": {**dataclasses.asdict(config), "workers": after["config"]["workers"]},
         "one_job_per_run": {"wall_seconds": wall_before, "cpu_seconds": cpu_before},
         "lockstep": {"wall_seconds": wall_after, "cpu_seconds": cpu_after},
@@ -118,7 +162,11 @@ def _command(args: argparse.Namespace) -> int:
     path.write_text(json.dumps(report, indent=1, allow_nan=False))
     for name in ("one_job_per_run", "lockstep"):
         timing = report[name]
-        print(f"{name}: {timing['wall_seconds']:.1f} s wall, {timing['cpu_seconds']:.1f} s CPU")
+        ratio = report["ratio_to_one_contraction_per_update"][name]
+        print(
+            f"{name}: {timing['wall_seconds']:.1f} s wall, {timing['cpu_seconds']:.1f} s CPU, "
+            f"{ratio:.2f}x the CPU of one lone contraction per update"
+        )
     print(
         f"speed-up: {report['wall_ratio']:.2f}x wall, {report['cpu_ratio']:.2f}x CPU; largest "
         f"difference {report['largest_absolute_difference']:.1e} (relative "

@@ -141,6 +141,9 @@ def test_lockstep_and_one_job_per_run_record_the_same_numbers_to_rounding(tmp_pa
     assert largest == report["largest_absolute_difference"]  # the same recorded floats
     assert report["environment"]["blas"] and report["environment"]["versions"]["numpy"]
     assert report["cpu_ratio"] > 0 and "speed-up" in capsys.readouterr().out
+    assert report["contraction_budget_cpu_seconds"] > 0
+    assert set(report["ratio_to_one_contraction_per_update"]) == {"one_job_per_run", "lockstep"}
+    assert all(r > 0 for r in report["ratio_to_one_contraction_per_update"].values())
 
 
 def test_rounding_sensitivity_reports_how_far_a_perturbation_moves_the_curves(tmp_path, capsys):
