@@ -62,7 +62,7 @@ from ompo_envs.oracles.base import (
     validate_conversation,
 )
 from ompo_envs.oracles.chat_encoding import ChatEncoder, check_encoding_settings, pad_right
-from ompo_envs.oracles.pair_lm import load_pretrained
+from ompo_envs.oracles.pair_lm import _torch_dtype, check_load_arguments, load_pretrained
 from ompo_envs.oracles.pointwise import PointwiseOracle
 
 VALUE_HEAD = "value_head.weight"
@@ -249,7 +249,8 @@ class GeneralPreferenceOracle(PointwiseOracle):
             local_files_only: Never reach the hub (defaults to the HF offline env vars).
             **settings: Keyword settings of :class:`GeneralPreferenceOracle`.
         """
-        cls._check_load_arguments(settings, device, dtype, _check_settings)
+        check_load_arguments(cls, settings, device, _check_settings)
+        _torch_dtype(dtype)
         if not isinstance(model, str | Path) or not Path(model).expanduser().is_dir():
             raise ValueError(
                 f"model={model!r} is not a local directory; GeneralPreferenceOracle reads a local "

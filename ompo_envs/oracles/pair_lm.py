@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,26 @@ def _torch_dtype(dtype: Any) -> Any:
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be a torch.dtype or one of {_DTYPES}, got {dtype!r}")
     return "auto" if dtype == "auto" else getattr(torch, dtype)
+
+
+def check_load_arguments(
+    cls: type, settings: dict[str, Any], device: str, check_settings: Callable[..., None]
+) -> None:
+    """Refuse unknown or bad settings of ``cls`` and a bad device, before any weight loads.
+
+    ``settings`` are keyword settings of ``cls`` (its keyword-only parameters); they are checked,
+    with the defaults of the ones not given, by ``check_settings``.
+    """
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(cls).parameters.items()
+        if parameter.kind is parameter.KEYWORD_ONLY
+    }
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} settings {unknown}; known: {sorted(defaults)}")
+    check_settings(**{**defaults, **settings})
+    check_device(device)
 
 
 def load_causal_lm(
@@ -230,16 +251,7 @@ class PairPreferenceLM(PreferenceOracle):
             local_files_only: Never reach the hub (defaults to the HF offline env vars).
             **settings: Keyword settings of :class:`PairPreferenceLM`, checked before the load.
         """
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(cls).parameters.items()
-            if parameter.kind is parameter.KEYWORD_ONLY
-        }
-        unknown = sorted(set(settings) - set(defaults))
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} settings {unknown}; known: {sorted(defaults)}")
-        _check_settings(**{**defaults, **settings})
-        check_device(device)
+        check_load_arguments(cls, settings, device, _check_settings)
         lm, tokenizer = load_causal_lm(
             model, device=device, dtype=dtype, local_files_only=local_files_only
         )

@@ -10,7 +10,6 @@ n(n − 1) orders cost n rows, not 2 n(n − 1).
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,12 +17,7 @@ from typing import Any
 import numpy as np
 
 from ompo_envs.batching import run_batched
-from ompo_envs.oracles.base import (
-    OracleError,
-    PreferenceOracle,
-    check_device,
-    validate_conversation,
-)
+from ompo_envs.oracles.base import OracleError, PreferenceOracle, validate_conversation
 
 
 class PointwiseOracle(PreferenceOracle):
@@ -38,29 +32,6 @@ class PointwiseOracle(PreferenceOracle):
     """
 
     # ------------------------------------------------------------------ to implement
-
-    @classmethod
-    def _check_load_arguments(
-        cls,
-        settings: dict[str, Any],
-        device: str,
-        dtype: Any,
-        check_settings: Callable[..., None],
-    ) -> None:
-        """Refuse unknown or bad settings, a bad device or dtype, before any weight loads."""
-        from ompo_envs.oracles.pair_lm import _torch_dtype
-
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(cls).parameters.items()
-            if parameter.kind is parameter.KEYWORD_ONLY
-        }
-        unknown = sorted(set(settings) - set(defaults))
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} settings {unknown}; known: {sorted(defaults)}")
-        check_settings(**{**defaults, **settings})
-        check_device(device)
-        _torch_dtype(dtype)
 
     def _answer_outputs(
         self, contexts: list[list[dict[str, str]]], answers: list[str]

@@ -34,7 +34,7 @@ from ompo_envs.oracles.base import (
     sigmoid,
 )
 from ompo_envs.oracles.chat_encoding import ChatEncoder, check_encoding_settings, pad_right
-from ompo_envs.oracles.pair_lm import load_pretrained
+from ompo_envs.oracles.pair_lm import _torch_dtype, check_load_arguments, load_pretrained
 from ompo_envs.oracles.pointwise import PointwiseOracle
 
 
@@ -134,7 +134,8 @@ class RewardModelOracle(PointwiseOracle):
             local_files_only: Never reach the hub (defaults to the HF offline env vars).
             **settings: Keyword settings of :class:`RewardModelOracle`, checked before the load.
         """
-        cls._check_load_arguments(settings, device, dtype, _check_settings)
+        check_load_arguments(cls, settings, device, _check_settings)
+        _torch_dtype(dtype)
         loaded, tokenizer = load_pretrained(
             model,
             auto_class="AutoModelForSequenceClassification",
