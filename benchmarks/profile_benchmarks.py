@@ -73,6 +73,10 @@ LM_GROUPS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: Levels of library calls passed up to a package function (deeper time is dropped).
+_LEVELS = 64
+
+
 # ---------------------------------------------------------------------- attribution
 def _is_package(function: tuple[str, int, str]) -> bool:
     return any(package in function[0] for package in PACKAGES)
@@ -113,10 +117,6 @@ def attributed_self_time(stats: pstats.Stats) -> dict[tuple[str, int, str], floa
         if not pending:
             break
     return dict(result)
-
-
-#: Levels of library calls passed up to a package function (deeper time is dropped).
-_LEVELS = 64
 
 
 def group_of(function: tuple[str, int, str], groups=TABULAR_GROUPS) -> str:

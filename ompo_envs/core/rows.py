@@ -2,9 +2,9 @@
 
 The tabular solvers reduce over the action axis of (n_init, H, S, A) tables, whose rows are short
 (A = 2..10 in the paper's games). NumPy reduces a short innermost axis one row at a time, with a
-fixed cost per row that dwarfs the arithmetic (``x.max(axis=-1)`` on a (3, 10, 73, 10) table costs
-tens of times an elementwise operation of the same size); these functions instead make one
-elementwise operation per column, over all rows at once.
+fixed cost per row that exceeds the arithmetic; these functions instead make one elementwise
+operation per column, over all rows at once (``ompo-bench profile tabular`` shows what the
+reductions cost in the benchmark).
 
 :func:`row_sum` adds in index order, ((x_0 + x_1) + x_2) + …, with plain elementwise additions:
 no pairwise blocking and no SIMD reassociation, so its result is the same bits on every processor

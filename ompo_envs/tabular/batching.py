@@ -42,7 +42,7 @@ _MEMO_SIZE = 2
 
 
 def _same_array(seen: np.ndarray, occupancy: np.ndarray) -> bool:
-    """``np.array_equal``, after a look at every 97th entry (another iterate differs there)."""
+    """``np.array_equal``; every 97th entry first, the whole array only if those agree."""
     if seen.shape != occupancy.shape:
         return False
     sample = slice(None, None, 97)
@@ -87,7 +87,7 @@ class ContractionBatcher:
         self.memo_hits = 0
         self._running = list(range(participants))  # in turn order; a participant leaves at its end
         # The baton: participant i may run while it holds its turn lock, which the participant
-        # before it releases (a plain lock is a cheaper hand-over than an Event).
+        # before it releases.
         self._turn = [threading.Lock() for _ in range(participants)]
         for turn in self._turn:
             turn.acquire()

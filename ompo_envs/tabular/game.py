@@ -117,9 +117,9 @@ class TabularGame:
     def transition_matrix_t(self) -> np.ndarray:
         """fᵀ as a C-contiguous (S, S·A) matrix: ``[s', s·A + a] = f(s' | s, a)``.
 
-        The backward recursion's continuation f V_{h+1} is ``V_{h+1} @ transition_matrix_t``; a
-        contiguous copy (kept: the game is immutable) multiplies faster than the
-        transposed view of ``transitions`` (BLAS reads its rows in order).
+        The backward recursion's continuation f V_{h+1} is ``V_{h+1} @ transition_matrix_t``, a
+        contiguous copy kept with the game (it is immutable) rather than a transposed view of
+        ``transitions`` made at every call.
         """
         num_states, num_actions = self.num_states, self.num_actions
         matrix = self.transitions.reshape(num_states * num_actions, num_states)
